@@ -1,0 +1,199 @@
+"""Personal data that never shows itself: receiver names, phones and addresses.
+
+Values of :class:`PersonName`, :class:`PhoneNumber` and :class:`AddressText` print
+masked in ``repr``, ``str``, f-strings, logs and error messages
+(``138****8000``); the real value is only returned by :meth:`Sensitive.reveal`
+and written by JSON serialisation (so stores keep it).
+
+Platforms increasingly send these fields encrypted (Douyin ``##…#1##``, Youzan
+``$…$1$``, JD TDE base64). Such ciphertext is kept exactly as it came, opaque:
+``is_ciphertext`` tells it apart and nothing in ordercore needs the plaintext.
+
+Example:
+    >>> phone = PhoneNumber("13800138000")
+    >>> phone, f"{phone}"
+    (PhoneNumber('138****8000'), '138****8000')
+    >>> phone.reveal()
+    '13800138000'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
+
+__all__ = [
+    "AddressText",
+    "PersonName",
+    "PhoneNumber",
+    "Sensitive",
+    "looks_like_ciphertext",
+    "mask_phone",
+]
+
+_CIPHERTEXT_WRAPPED: Final = re.compile(
+    r"""^(?:
+        \$\$[^$]+\$\d+\$\$        # Douyin phone   $$<b64>*<b64>$1$$
+      | \#\#[^#]+\#\d+\#\#        # Douyin name    ##<b64>*<b64>#1##
+      | \$[^$]+\$\d+\$            # Youzan         $<b64>$1$
+      | ~[^~]+~\d*~?              # Pinduoduo      ~<b64>~
+      | \#[A-Za-z0-9+/=_-]{16,}   # open ids       #<b64>
+    )$""",
+    re.VERBOSE,
+)
+_BASE64ISH: Final = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
+
+
+def looks_like_ciphertext(value: str) -> bool:
+    """Return whether ``value`` looks like a platform's encrypted personal field."""
+    if _CIPHERTEXT_WRAPPED.match(value):
+        return True
+    return bool(_BASE64ISH.match(value)) and not value.isdigit()
+
+
+def mask_phone(value: str) -> str:
+    """Mask a phone number, keeping the first 3 and last 4 digits (``138****8000``)."""
+    digits = value.strip()
+    if "*" in digits:  # already masked by the platform
+        return digits
+    if len(digits) >= 7:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return "*" * len(digits)
+
+
+class Sensitive:
+    """A personal string that masks itself everywhere except :meth:`reveal`.
+
+    Equal values compare equal and hash alike, so they can be used as keys
+    (e.g. to find orders to the same receiver) without revealing them.
+    """
+
+    __slots__ = ("_value",)
+
+    kind: ClassVar[str] = "personal data"
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Sensitive):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError(f"{type(self).__name__} takes a str, got {type(value).__name__}")
+        object.__setattr__(self, "_value", value)
+
+    def reveal(self) -> str:
+        """Return the real value. Call it only where the plaintext is needed."""
+        return self._value  # type: ignore[no-any-return]
+
+    @property
+    def is_ciphertext(self) -> bool:
+        """Whether the value is a platform's ciphertext rather than plaintext."""
+        return looks_like_ciphertext(self._value)
+
+    @property
+    def masked(self) -> str:
+        """The masked form shown in reprs, logs and errors."""
+        if not self._value:
+            return ""
+        if self.is_ciphertext:
+            return "<encrypted>"
+        return self._mask(self._value)
+
+    def _mask(self, value: str) -> str:
+        return "*" * min(len(value), 8)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.masked!r})"
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __format__(self, spec: str) -> str:
+        return format(self.masked, spec)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sensitive):
+            return type(other) is type(self) and other._value == self._value
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._value,))
+
+    @classmethod
+    def _coerce(cls, value: object) -> Sensitive:
+        if type(value) is cls:
+            return value  # type: ignore[return-value]
+        if isinstance(value, Sensitive):
+            return cls(value.reveal())
+        if isinstance(value, str):
+            if len(value) > 4096:
+                raise ValueError(f"a {cls.kind} must be at most 4096 characters")
+            return cls(value)
+        raise ValueError(f"a {cls.kind} must be a string, got {type(value).__name__}")
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        from pydantic_core import core_schema as cs
+
+        return cs.json_or_python_schema(
+            json_schema=cs.no_info_after_validator_function(cls, cs.str_schema(max_length=4096)),
+            python_schema=cs.no_info_plain_validator_function(cls._coerce),
+            serialization=cs.plain_serializer_function_ser_schema(
+                cls.reveal, when_used="json"
+            ),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "maxLength": 4096,
+            "description": f"{cls.kind}: masked in logs and reprs; may be platform ciphertext",
+        }
+
+
+class PersonName(Sensitive):
+    """A person's name (receiver, buyer); shown as ``张*`` or ``王**``."""
+
+    kind = "person name"
+
+    def _mask(self, value: str) -> str:
+        return value[0] + "*" * min(len(value) - 1, 8) if len(value) > 1 else "*"
+
+
+class PhoneNumber(Sensitive):
+    """A phone number; shown as ``138****8000``."""
+
+    kind = "phone number"
+
+    def _mask(self, value: str) -> str:
+        return mask_phone(value)
+
+
+class AddressText(Sensitive):
+    """The street part of an address; shown as its first few characters then ``****``."""
+
+    kind = "street address"
+
+    def _mask(self, value: str) -> str:
+        keep = min(len(value) // 4, 4)
+        return value[:keep] + "****"

@@ -1,0 +1,545 @@
+"""The canonical order: one shape that holds an order from any channel without loss."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+
+from ordercore.ids import new_id
+from ordercore.money import Money, sum_money
+from ordercore.pii import AddressText, PersonName, PhoneNumber
+from ordercore.schema._attributes import Attributes, CustomAttribute, attribute, check_attribute_name
+from ordercore.schema._base import CanonicalModel
+from ordercore.timestamps import ChannelTime, utc_now
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Address",
+    "B2BInfo",
+    "Buyer",
+    "ChannelStatus",
+    "Discount",
+    "DiscountFunder",
+    "Order",
+    "OrderAmounts",
+    "OrderLine",
+    "OrderStatus",
+    "OrderType",
+    "Package",
+    "PackageLine",
+    "Payment",
+    "Presale",
+    "PresalePhase",
+    "RawPayload",
+    "Shipment",
+    "Source",
+    "SourceKind",
+]
+
+#: The version of the canonical schema this code writes. Stored orders carry it.
+SCHEMA_VERSION = 1
+
+Text = Annotated[str, StringConstraints(max_length=2000)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+
+
+class OrderStatus(StrEnum):
+    """The canonical key states every channel status maps onto (D7)."""
+
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    UNDER_REVIEW = "under_review"
+    ALLOCATED = "allocated"
+    PICKING = "picking"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    IN_TRANSIT = "in_transit"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    AFTER_SALE = "after_sale"
+
+
+class OrderType(StrEnum):
+    """What kind of sale the order is."""
+
+    NORMAL = "normal"
+    PRESALE = "presale"
+    B2B = "b2b"
+    EXCHANGE = "exchange"
+    VIRTUAL = "virtual"
+
+
+class SourceKind(StrEnum):
+    """How the order reached ordercore (D6)."""
+
+    PULL = "pull"  # scheduled fetch from the platform's API
+    PUSH = "push"  # signed webhook / message
+    IMPORT = "import"  # CSV / Excel batch
+    MANUAL = "manual"  # keyed in by staff or made by code
+
+
+class DiscountFunder(StrEnum):
+    """Who pays for a discount; it decides who is out of pocket in reconciliation."""
+
+    PLATFORM = "platform"
+    SELLER = "seller"
+    COUPON = "coupon"
+    AUTHOR = "author"  # an influencer / live-stream host (Douyin "talent")
+    OTHER = "other"
+
+
+class PresalePhase(StrEnum):
+    """Where a presale order is in its two payments (D10)."""
+
+    DEPOSIT_PENDING = "deposit_pending"
+    DEPOSIT_PAID = "deposit_paid"
+    BALANCE_PAID = "balance_paid"
+
+
+# -- parts --------------------------------------------------------------------------------
+
+
+class ChannelStatus(CanonicalModel):
+    """The channel's own status, kept as sent (the canonical status is derived from it).
+
+    Attributes:
+        value: The main status field as a string (``"WAIT_SELLER_SEND_GOODS"``, ``"105"``).
+        details: Other status fields of the channel by name
+            (``{"refund_status": "NO_REFUND", "step_trade_status": "..."}``).
+    """
+
+    value: Code
+    details: dict[str, str] = Field(default_factory=dict)
+
+
+class Source(CanonicalModel):
+    """Where and when an order (version) came from (D6).
+
+    Attributes:
+        kind: pull, push, import or manual.
+        name: What delivered it: an API method, a webhook topic, a file name.
+        received_at: When ordercore received it (aware UTC).
+    """
+
+    kind: SourceKind
+    name: Text
+    received_at: AwareDatetime = Field(default_factory=utc_now)
+
+
+class Buyer(CanonicalModel):
+    """The customer who placed the order."""
+
+    channel_buyer_id: Text | None = None
+    nick: Text | None = None
+    phone: PhoneNumber | None = None
+    email: Text | None = None
+
+
+class Address(CanonicalModel):
+    """A delivery address. Name, phone and street are personal data and always masked in output.
+
+    ``open_address_id`` is the platform's privacy id (Taobao ``oaid``, XHS
+    ``openAddressId``) that stands for the address when the plaintext is withheld.
+    """
+
+    name: PersonName | None = None
+    phone: PhoneNumber | None = None
+    country: Text = "CN"
+    province: Text | None = None
+    city: Text | None = None
+    district: Text | None = None
+    town: Text | None = None
+    detail: AddressText | None = None
+    postal_code: Text | None = None
+    open_address_id: Text | None = None
+
+    @property
+    def is_encrypted(self) -> bool:
+        """Whether any personal part is platform ciphertext."""
+        return any(
+            part is not None and part.is_ciphertext for part in (self.name, self.phone, self.detail)
+        )
+
+    def region(self) -> tuple[str | None, str | None, str | None]:
+        """Return ``(province, city, district)``: what routing and merging look at."""
+        return (self.province, self.city, self.district)
+
+
+class Discount(CanonicalModel):
+    """A discount and who funds it. ``amount`` is positive: it is taken off the price."""
+
+    funded_by: DiscountFunder
+    amount: Money
+    name: Text | None = None
+    promotion_id: Text | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _not_negative(cls, value: Money) -> Money:
+        if value.amount < 0:
+            raise ValueError("a discount amount must not be negative; use adjustment for increases")
+        return value
+
+
+class OrderAmounts(CanonicalModel):
+    """The money of an order.
+
+    The identity ``goods + shipping + tax + service_fee + adjustment - discounts == paid``
+    holds for a consistent order; :attr:`balances` says whether it does.
+
+    Attributes:
+        goods: The goods at list price (unit price x quantity, summed), before discounts.
+        shipping: Shipping charged to the buyer.
+        discounts: Order-level discounts (those spread over lines are repeated on lines).
+        adjustment: Manual price changes by the seller (negative lowers the price).
+        tax: Tax charged on top of the price (cross-border).
+        service_fee: Other fees the buyer pays (installation, insurance).
+        paid: What the buyer paid (or owes, before payment).
+    """
+
+    goods: Money
+    shipping: Money = Money.zero()
+    discounts: tuple[Discount, ...] = ()
+    adjustment: Money = Money.zero()
+    tax: Money = Money.zero()
+    service_fee: Money = Money.zero()
+    paid: Money
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> OrderAmounts:
+        currency = self.goods.currency
+        others = (self.shipping, self.adjustment, self.tax, self.service_fee, self.paid)
+        if any(m.currency != currency for m in others) or any(
+            d.amount.currency != currency for d in self.discounts
+        ):
+            raise ValueError(f"all amounts of an order must be in one currency ({currency})")
+        return self
+
+    @property
+    def currency(self) -> str:
+        """The currency of every amount of the order."""
+        return self.goods.currency
+
+    @property
+    def discount_total(self) -> Money:
+        """All discounts added up."""
+        return sum_money((d.amount for d in self.discounts), self.currency)
+
+    def discount_by(self, funder: DiscountFunder | str) -> Money:
+        """The discounts funded by ``funder`` (``"platform"``, ``"seller"``, ...)."""
+        funder = DiscountFunder(funder)
+        return sum_money(
+            (d.amount for d in self.discounts if d.funded_by is funder), self.currency
+        )
+
+    @property
+    def expected_paid(self) -> Money:
+        """What the buyer should pay according to the other amounts."""
+        return (
+            self.goods
+            + self.shipping
+            + self.tax
+            + self.service_fee
+            + self.adjustment
+            - self.discount_total
+        )
+
+    @property
+    def balances(self) -> bool:
+        """Whether ``paid`` equals :attr:`expected_paid`."""
+        return self.paid == self.expected_paid
+
+
+class OrderLine(CanonicalModel):
+    """One line of an order: a SKU, a quantity and its money.
+
+    Attributes:
+        line_id: Unique within the order; the channel's line id when it has one.
+        sku: The seller's own stock-keeping code that inventory counts by.
+        channel_line_id: The channel's sub-order id (Taobao ``oid``, Douyin sku order id).
+        channel_item_id: The channel's product id (``num_iid``, ``goods_id``, ``wareId``).
+        channel_sku_id: The channel's SKU id.
+        merchant_sku: The merchant SKU code as the channel stores it (``outer_sku_id``).
+        merchant_item_code: The merchant item code (``outer_iid``, ``outer_goods_id``).
+        unit_price: List price of one unit.
+        discounts: Discounts on this line, including its share of order-level ones.
+        adjustment: Manual price change on this line.
+        paid: What the buyer paid for this line, after apportioning, when the
+            channel says.
+    """
+
+    line_id: Code
+    sku: Code
+    title: Text
+    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
+    unit_price: Money
+    spec: Text | None = None
+    channel_line_id: Text | None = None
+    channel_item_id: Text | None = None
+    channel_sku_id: Text | None = None
+    merchant_sku: Text | None = None
+    merchant_item_code: Text | None = None
+    discounts: tuple[Discount, ...] = ()
+    adjustment: Money = Money.zero()
+    paid: Money | None = None
+    is_gift: bool = False
+    channel_status: ChannelStatus | None = None
+    attributes: Attributes = Field(default_factory=dict)
+
+    @property
+    def goods(self) -> Money:
+        """Unit price x quantity."""
+        return self.unit_price * self.quantity
+
+    @property
+    def discount_total(self) -> Money:
+        """All discounts on the line added up."""
+        return sum_money((d.amount for d in self.discounts), self.unit_price.currency)
+
+
+class PackageLine(CanonicalModel):
+    """How many units of one order line a package holds."""
+
+    line_id: Code
+    quantity: Annotated[int, Field(gt=0)]
+
+
+class Package(CanonicalModel):
+    """One parcel of a shipment and the lines in it."""
+
+    package_id: Text | None = None
+    tracking_no: Text | None = None
+    lines: tuple[PackageLine, ...] = ()
+
+
+class Shipment(CanonicalModel):
+    """Goods handed to a carrier: the carrier, the tracking number and the packages."""
+
+    shipment_id: Code = Field(default_factory=new_id)
+    carrier_code: Text | None = None
+    carrier_name: Text | None = None
+    tracking_no: Text | None = None
+    shipped_at: ChannelTime | None = None
+    packages: tuple[Package, ...] = ()
+
+
+class Presale(CanonicalModel):
+    """The two payments of a presale order and its promised date (D10)."""
+
+    phase: PresalePhase
+    deposit: Money
+    balance: Money
+    deposit_paid_at: ChannelTime | None = None
+    balance_due_from: ChannelTime | None = None
+    balance_due_by: ChannelTime | None = None
+    balance_paid_at: ChannelTime | None = None
+    promised_ship_by: ChannelTime | None = None
+
+
+class B2BInfo(CanonicalModel):
+    """A business customer's purchase order (D12); orders sharing a pool ship together."""
+
+    customer_id: Code
+    purchase_order_no: Code
+    pool_id: Text | None = None
+    invoice_title: Text | None = None
+
+
+class Payment(CanonicalModel):
+    """How the order was paid."""
+
+    method: Text | None = None
+    transaction_id: Text | None = None
+
+
+class RawPayload(CanonicalModel):
+    """The order exactly as the channel sent it; nothing from a channel is lost.
+
+    Attributes:
+        text: The payload, byte for byte as received (decoded as UTF-8).
+        content_type: Its media type (``application/json``, ``text/csv``).
+    """
+
+    text: str
+    content_type: Text = "application/json"
+
+    @classmethod
+    def from_json(cls, value: Any) -> RawPayload:
+        """Keep an already-parsed JSON value (for payloads not received as text)."""
+        return cls(text=json.dumps(value, ensure_ascii=False, default=str))
+
+    def json(self) -> Any:
+        """Parse the payload as JSON, decimals and big integers exact."""
+        return json.loads(self.text, parse_float=Decimal)
+
+
+# -- the order -----------------------------------------------------------------------------
+
+
+class Order(CanonicalModel):
+    """One order from any channel, in ordercore's canonical shape.
+
+    Orders are immutable; :meth:`evolve` returns a changed, validated copy. A
+    store assigns :attr:`version` (1 on first write, +1 per update) and refuses
+    an update based on an old version.
+
+    Attributes:
+        id: ordercore's own id, a ULID (sortable by creation).
+        channel: ``taobao``, ``jd``, ``pdd``, ``douyin``, ``youzan``,
+            ``wechat_channels``, ``xiaohongshu``, ``csv``, ``pos``... (lower snake case).
+        channel_order_id: The channel's order id, always a string; with ``channel``
+            it is unique.
+        shop_id: The shop on the channel, when a seller has several.
+        status: The canonical status (D7).
+        channel_status: The channel's own status, kept as sent.
+        created_at: When the buyer placed the order, per the channel.
+        raw: The payload as received.
+        schema_version: The canonical schema version the order was written with.
+        version: Optimistic-concurrency version; 0 until first stored.
+
+    Example:
+        >>> from ordercore import Money, Order, OrderLine, OrderAmounts
+        >>> from ordercore.timestamps import parse_channel_time
+        >>> order = Order(
+        ...     channel="douyin", channel_order_id="4781320682406083640",
+        ...     status="paid", channel_status={"value": "105"},
+        ...     created_at=parse_channel_time(1617355413),
+        ...     source={"kind": "pull", "name": "order.searchList"},
+        ...     lines=[OrderLine(line_id="1", sku="SOF-2026-GREY", title="Sofa",
+        ...                      quantity=1, unit_price=Money("2999.00"))],
+        ...     amounts=OrderAmounts(goods=Money("2999.00"), paid=Money("2999.00")),
+        ... )
+        >>> order.amounts.balances
+        True
+    """
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        default_factory=new_id
+    )
+    version: Annotated[int, Field(ge=0)] = 0
+    channel: ChannelName
+    channel_order_id: Code
+    shop_id: Text | None = None
+    order_type: OrderType = OrderType.NORMAL
+    status: OrderStatus
+    channel_status: ChannelStatus
+    source: Source
+    buyer: Buyer = Field(default_factory=Buyer)
+    receiver: Address | None = None
+    lines: Annotated[tuple[OrderLine, ...], Field(min_length=1, max_length=10_000)]
+    amounts: OrderAmounts
+    payment: Payment | None = None
+    presale: Presale | None = None
+    b2b: B2BInfo | None = None
+    shipments: tuple[Shipment, ...] = ()
+    buyer_note: Text | None = None
+    seller_note: Text | None = None
+    seller_flag: int | None = None
+    tags: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] = ()
+    attributes: Attributes = Field(default_factory=dict)
+    created_at: ChannelTime
+    paid_at: ChannelTime | None = None
+    channel_updated_at: ChannelTime | None = None
+    shipped_at: ChannelTime | None = None
+    completed_at: ChannelTime | None = None
+    cancelled_at: ChannelTime | None = None
+    promised_ship_by: ChannelTime | None = None
+    recorded_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    raw: RawPayload | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_sorted_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Order:
+        ids = Counter(line.line_id for line in self.lines)
+        duplicated = sorted(line_id for line_id, count in ids.items() if count > 1)
+        if duplicated:
+            raise ValueError(f"line ids must be unique within an order; repeated: {duplicated}")
+        currency = self.amounts.currency
+        for line in self.lines:
+            if line.unit_price.currency != currency:
+                raise ValueError(
+                    f"line {line.line_id} is priced in {line.unit_price.currency}, "
+                    f"the order in {currency}"
+                )
+        if self.shipments:
+            shipped: Counter[str] = Counter()
+            for shipment in self.shipments:
+                for package in shipment.packages:
+                    for held in package.lines:
+                        if held.line_id not in ids:
+                            raise ValueError(
+                                f"shipment {shipment.shipment_id} holds unknown line {held.line_id}"
+                            )
+                        shipped[held.line_id] += held.quantity
+            quantities = {line.line_id: line.quantity for line in self.lines}
+            over = sorted(k for k, q in shipped.items() if q > quantities[k])
+            if over:
+                raise ValueError(f"shipments hold more units than ordered for lines {over}")
+        return self
+
+    # -- conveniences ------------------------------------------------------------------
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The dedup key ``(channel, channel_order_id)`` (D4)."""
+        return (self.channel, self.channel_order_id)
+
+    @property
+    def currency(self) -> str:
+        """The currency of the order's amounts."""
+        return self.amounts.currency
+
+    @property
+    def quantity(self) -> int:
+        """Units ordered over all lines."""
+        return sum(line.quantity for line in self.lines)
+
+    def line(self, line_id: str) -> OrderLine:
+        """Return the line with ``line_id``.
+
+        Raises:
+            KeyError: the order has no such line.
+        """
+        for candidate in self.lines:
+            if candidate.line_id == line_id:
+                return candidate
+        raise KeyError(line_id)
+
+    def attribute(self, name: str, default: Any = None) -> Any:
+        """Return the plain value of custom attribute ``name``, or ``default``."""
+        found: CustomAttribute | None = self.attributes.get(name)
+        return default if found is None else found.value
+
+    def with_attribute(self, name: str, value: Any) -> Order:
+        """Return a copy with custom attribute ``name`` set to ``value`` (typed by its value)."""
+        check_attribute_name(name)
+        return self.evolve(attributes={**self.attributes, name: attribute(value)})
+
+    def with_tags(self, *tags: str) -> Order:
+        """Return a copy with ``tags`` added."""
+        return self.evolve(tags=(*self.tags, *tags))
+
+    def sort_key(self) -> tuple[datetime, str]:
+        """Order by placement time, then id: stable across channels and zones."""
+        return (self.created_at.utc, self.id)
+
+    def __repr_args__(self) -> Any:
+        # Keep reprs short and free of the raw payload (which may hold personal data).
+        for name in ("id", "version", "channel", "channel_order_id", "status"):
+            yield name, getattr(self, name)
+        yield "lines", len(self.lines)
+        yield "paid", self.amounts.paid

@@ -1,0 +1,238 @@
+"""Channel time, normalised: an aware UTC instant plus the value the channel sent.
+
+Channels send time as epoch seconds (Douyin, WeChat Channels), epoch
+milliseconds (Xiaohongshu), ``YYYY-MM-DD HH:MM:SS`` in Beijing time (Taobao, JD,
+Pinduoduo, Youzan) or ISO 8601 with an offset (Shopify). :func:`parse_channel_time`
+reads all of them into a :class:`ChannelTime`, so orders from different channels
+sort correctly, across midnight and across zones. A naive string is read in the
+channel's zone, ``Asia/Shanghai`` unless the caller says otherwise.
+
+The empty and sentinel values channels use for "not set" (``""``, ``"null"``,
+``0``, ``"0001-01-01 00:00:00"``, ``"0000-00-00 00:00:00"``) become ``None``.
+
+Example:
+    >>> t = parse_channel_time("2024-01-01 08:30:00")
+    >>> t.utc.isoformat(), t.original
+    ('2024-01-01T00:30:00+00:00', '2024-01-01 08:30:00')
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
+
+from ordercore.errors import ConfigurationError, TimeParseError
+
+__all__ = [
+    "DEFAULT_ZONE",
+    "ChannelTime",
+    "EpochUnit",
+    "parse_channel_time",
+    "utc_now",
+]
+
+DEFAULT_ZONE: Final = "Asia/Shanghai"
+
+EpochUnit = Literal["s", "ms", "auto"]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: Integers at or above this are milliseconds when the unit is "auto" (1e11 s is year 5138).
+_MS_THRESHOLD: Final = 100_000_000_000
+_SENTINEL_STRINGS: Final = frozenset(
+    {"", "null", "none", "nil", "undefined", "0", "-"}
+)
+_SENTINEL_PREFIXES: Final = ("0000-00-00", "0001-01-01")
+_MIN_YEAR: Final = 1971
+_MAX_YEAR: Final = 2200
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(f"unknown time zone {name!r}") from None
+
+
+def utc_now() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class ChannelTime(BaseModel):
+    """A point in time from a channel: the UTC instant and the original value.
+
+    Instances order by their UTC instant, so a list of them from different
+    channels sorts correctly.
+
+    Attributes:
+        utc: The instant, an aware datetime in UTC.
+        original: Exactly what the channel sent (string or number), or ``None``
+            when the time was made here.
+        zone: The IANA zone a naive original was read in; ``None`` when the
+            original carried its own offset or was an epoch value.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    utc: AwareDatetime
+    original: str | int | None = None
+    zone: str | None = None
+
+    @field_validator("utc")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value if value.utcoffset() == timedelta(0) and value.tzinfo is UTC else (
+            value.astimezone(UTC)
+        )
+
+    @classmethod
+    def from_datetime(cls, value: datetime, *, zone: str = DEFAULT_ZONE) -> ChannelTime:
+        """Wrap a Python datetime; a naive one is read in ``zone``."""
+        parsed = parse_channel_time(value, zone=zone)
+        if parsed is None:  # pragma: no cover - datetimes are never sentinels
+            raise TimeParseError("datetime is not a point in time", value=value)
+        return parsed
+
+    def local(self, zone: str = DEFAULT_ZONE) -> datetime:
+        """Return the instant in ``zone`` (Beijing time unless given)."""
+        return self.utc.astimezone(_zone(zone))
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, ChannelTime):
+            return NotImplemented
+        return self.utc < other.utc
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, ChannelTime):
+            return NotImplemented
+        return self.utc <= other.utc
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, ChannelTime):
+            return NotImplemented
+        return self.utc > other.utc
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, ChannelTime):
+            return NotImplemented
+        return self.utc >= other.utc
+
+    def __str__(self) -> str:
+        return self.utc.isoformat()
+
+
+def _checked(instant: datetime, original: object) -> datetime:
+    if not _MIN_YEAR <= instant.year <= _MAX_YEAR:
+        raise TimeParseError(
+            f"time {original!r} is outside {_MIN_YEAR}..{_MAX_YEAR}; wrong unit?", value=original
+        )
+    return instant
+
+
+def _from_epoch(number: int | Decimal | float, unit: EpochUnit, original: object) -> datetime:
+    if unit == "auto":
+        unit = "ms" if abs(number) >= _MS_THRESHOLD else "s"
+    try:
+        if isinstance(number, int):
+            if unit == "ms":
+                seconds, millis = divmod(number, 1000)
+                instant = _EPOCH + timedelta(seconds=seconds, milliseconds=millis)
+            else:
+                instant = _EPOCH + timedelta(seconds=number)
+        else:
+            scale = Decimal(1000) if unit == "ms" else Decimal(1)
+            micros = int(Decimal(str(number)) * Decimal(1_000_000) / scale)
+            instant = _EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        raise TimeParseError(f"epoch value {original!r} is out of range", value=original) from None
+    return _checked(instant, original)
+
+
+def parse_channel_time(
+    value: object,
+    *,
+    zone: str = DEFAULT_ZONE,
+    unit: EpochUnit = "auto",
+) -> ChannelTime | None:
+    """Read a channel's timestamp into a :class:`ChannelTime`.
+
+    Args:
+        value: Epoch seconds or milliseconds (int, digit string, Decimal),
+            ``YYYY-MM-DD HH:MM:SS`` (``/`` separators and fractions allowed),
+            ISO 8601 with or without an offset, or a :class:`~datetime.datetime`.
+        zone: The zone naive values are in; the channel's own (Beijing by default).
+        unit: ``"s"`` or ``"ms"`` for epoch numbers, or ``"auto"`` to tell them
+            apart by size.
+
+    Returns:
+        The parsed time, or ``None`` for the empty and sentinel values channels
+        send for "not set" (``""``, ``"null"``, ``0``, ``"0001-01-01 00:00:00"``).
+
+    Raises:
+        TimeParseError: ``value`` is not a time, or lies outside 1971..2200
+            (typically seconds read as milliseconds or the reverse).
+        ConfigurationError: ``zone`` is not a known IANA zone.
+    """
+    if value is None:
+        return None
+    original: str | int
+    if isinstance(value, bool):
+        raise TimeParseError(f"a bool is not a time: {value!r}", value=value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            instant = value.replace(tzinfo=_zone(zone))
+            return ChannelTime.model_construct(
+                utc=_checked(instant.astimezone(UTC), value),
+                original=value.isoformat(),
+                zone=zone,
+            )
+        return ChannelTime.model_construct(
+            utc=_checked(value.astimezone(UTC), value), original=value.isoformat(), zone=None
+        )
+    if isinstance(value, int):
+        if value == 0:
+            return None
+        return ChannelTime.model_construct(
+            utc=_from_epoch(value, unit, value), original=value, zone=None
+        )
+    if isinstance(value, Decimal | float):
+        if value == 0:
+            return None
+        if not Decimal(str(value)).is_finite():
+            raise TimeParseError(f"not a time: {value!r}", value=value)
+        return ChannelTime.model_construct(
+            utc=_from_epoch(value, unit, value), original=str(value), zone=None
+        )
+    if not isinstance(value, str):
+        raise TimeParseError(
+            f"expected a string, number or datetime for a time, got {type(value).__name__}",
+            value=value,
+        )
+    text = value.strip()
+    if text.lower() in _SENTINEL_STRINGS or text.startswith(_SENTINEL_PREFIXES):
+        return None
+    original = value
+    if text.lstrip("-").isdigit():
+        return ChannelTime.model_construct(
+            utc=_from_epoch(int(text), unit, value), original=original, zone=None
+        )
+    candidate = text.replace("/", "-") if "/" in text[:10] else text
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise TimeParseError(f"not a recognised time format: {value!r}", value=value) from None
+    if parsed.tzinfo is None:
+        instant = parsed.replace(tzinfo=_zone(zone)).astimezone(UTC)
+        return ChannelTime.model_construct(
+            utc=_checked(instant, value), original=original, zone=zone
+        )
+    return ChannelTime.model_construct(
+        utc=_checked(parsed.astimezone(UTC), value), original=original, zone=None
+    )
+
