@@ -48,7 +48,7 @@ from ordercore.schema import (
     SourceKind,
     json_schema,
 )
-# STORAGE
+from ordercore.storage import OrderQuery, OrderStore, open_store
 from ordercore.timestamps import ChannelTime, parse_channel_time
 
 __all__ = [

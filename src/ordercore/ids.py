@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
@@ -28,12 +29,25 @@ _last_ms = -1
 _last_random = 0
 
 
+def _forget_last_id() -> None:
+    """Start a forked child afresh, so it cannot repeat the ids its parent makes next."""
+    global _lock, _last_ms, _last_random
+    _lock = threading.Lock()
+    _last_ms, _last_random = -1, 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_last_id)
+
+
+_FROM_RFC4648: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET)
+
+
 def _encode(value: int) -> str:
-    chars = []
-    for _ in range(26):
-        value, digit = divmod(value, 32)
-        chars.append(_ALPHABET[digit])
-    return "".join(reversed(chars))
+    # 26 base32 digits are 130 bits; base64.b32encode works on 160 (20 bytes -> 32
+    # digits), so encode with 30 leading zero bits and keep the last 26 digits.
+    digits = base64.b32encode(value.to_bytes(20, "big")).decode("ascii")[6:]
+    return digits.translate(_FROM_RFC4648)
 
 
 def new_id() -> str:

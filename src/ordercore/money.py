@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -58,6 +59,12 @@ _MINOR_DIGITS: Final[dict[str, int]] = {
     "TND": 3,
 }
 
+#: A yuan string with thousands separators: "1,234.56". Commas anywhere else ("12,34",
+#: a decimal comma in some locales) are refused rather than silently dropped.
+_GROUPED: Final = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?")
+_WHOLE: Final = re.compile(r"[+-]?[0-9]+")
+
+
 def minor_digits(currency: str) -> int:
     """Return how many decimal places ``currency`` has (2 for CNY, 0 for JPY)."""
     return _MINOR_DIGITS.get(currency, 2)
@@ -78,7 +85,11 @@ def _to_decimal(value: object, what: str) -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip().replace(",", "") if "," in value else value.strip()
+        text = value.strip()
+        if "," in text:
+            if not _GROUPED.fullmatch(text):
+                raise MoneyError(f"{what} has misplaced thousands separators: {value!r}")
+            text = text.replace(",", "")
         if not text:
             raise MoneyError(f"{what} is an empty string")
         try:
@@ -152,7 +163,7 @@ class Money:
             raise MoneyError(f"minor units must be an int, got {type(minor).__name__}")
         if isinstance(minor, str):
             text = minor.strip()
-            if not text.lstrip("+-").isdigit():
+            if not _WHOLE.fullmatch(text) or len(text) > 64:
                 raise MoneyError(f"minor units must be a whole number, got {minor!r}")
             minor = int(text)
         currency = currency if currency == DEFAULT_CURRENCY else _check_currency(currency)
@@ -267,6 +278,9 @@ class Money:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Money is immutable")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Money is immutable")
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (Money, (str(self.amount), self.currency))
 
@@ -339,10 +353,13 @@ def _money_from_dict(value: dict[str, str]) -> Money:
         and _CANONICAL_DIGITS.issuperset(text[1:-3])
         and (text[0] in _CANONICAL_DIGITS or (text[0] == "-" and len(text) > 4))
     ):
-        money = object.__new__(Money)
-        object.__setattr__(money, "amount", Decimal(text) + 0)
-        object.__setattr__(money, "currency", currency)
-        return money
+        amount = Decimal(text) + 0
+        # More digits than the context holds get rounded by "+ 0"; Money() refuses those.
+        if amount.as_tuple().exponent == -2:
+            money = object.__new__(Money)
+            object.__setattr__(money, "amount", amount)
+            object.__setattr__(money, "currency", currency)
+            return money
     return Money(text, currency)
 
 

@@ -57,12 +57,18 @@ def looks_like_ciphertext(value: str) -> bool:
 
 
 def mask_phone(value: str) -> str:
-    """Mask a phone number, keeping the first 3 and last 4 digits (``138****8000``)."""
+    """Mask a phone number, keeping the first 3 and last 4 digits (``138****8000``).
+
+    At least four characters are always hidden: a short number keeps only its
+    last four (``****5678``), a very short one nothing.
+    """
     digits = value.strip()
     if "*" in digits:  # already masked by the platform
         return digits
-    if len(digits) >= 7:
+    if len(digits) >= 11:
         return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) >= 8:
+        return f"****{digits[-4:]}"
     return "*" * len(digits)
 
 
@@ -106,6 +112,9 @@ class Sensitive:
         return "*" * min(len(value), 8)
 
     def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __repr__(self) -> str:

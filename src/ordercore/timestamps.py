@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Final, Literal
@@ -41,14 +42,19 @@ DEFAULT_ZONE: Final = "Asia/Shanghai"
 EpochUnit = Literal["s", "ms", "auto"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-#: Integers at or above this are milliseconds when the unit is "auto" (1e11 s is year 5138).
-_MS_THRESHOLD: Final = 100_000_000_000
+#: Integers at or above this are milliseconds when the unit is "auto". 1e10 s is the year
+#: 2286 and 1e10 ms is April 1970, both outside 1971..2200, so no valid time is misread.
+_MS_THRESHOLD: Final = 10_000_000_000
+#: Epoch numbers at or above this are past 2200 in seconds and in milliseconds alike.
+_EPOCH_LIMIT: Final = 10**14
 _SENTINEL_STRINGS: Final = frozenset(
     {"", "null", "none", "nil", "undefined", "0", "-"}
 )
 _SENTINEL_PREFIXES: Final = ("0000-00-00", "0001-01-01")
 _MIN_YEAR: Final = 1971
 _MAX_YEAR: Final = 2200
+#: An epoch number sent as a string; longer ones are junk, not times.
+_EPOCH_DIGITS: Final = re.compile(r"-?[0-9]{1,20}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -127,15 +133,29 @@ class ChannelTime(BaseModel):
         return self.utc.isoformat()
 
 
+def _out_of_range(original: object) -> TimeParseError:
+    return TimeParseError(
+        f"time {original!r} is outside {_MIN_YEAR}..{_MAX_YEAR}; wrong unit?", value=original
+    )
+
+
+def _to_utc(instant: datetime, original: object) -> datetime:
+    """Convert an aware datetime to UTC; datetimes near year 1 or 9999 cannot be."""
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise _out_of_range(original) from None
+
+
 def _checked(instant: datetime, original: object) -> datetime:
     if not _MIN_YEAR <= instant.year <= _MAX_YEAR:
-        raise TimeParseError(
-            f"time {original!r} is outside {_MIN_YEAR}..{_MAX_YEAR}; wrong unit?", value=original
-        )
+        raise _out_of_range(original)
     return instant
 
 
 def _from_epoch(number: int | Decimal | float, unit: EpochUnit, original: object) -> datetime:
+    if not abs(number) < _EPOCH_LIMIT:
+        raise _out_of_range(original)
     if unit == "auto":
         unit = "ms" if abs(number) >= _MS_THRESHOLD else "s"
     try:
@@ -179,6 +199,7 @@ def parse_channel_time(
             (typically seconds read as milliseconds or the reverse).
         ConfigurationError: ``zone`` is not a known IANA zone.
     """
+    _zone(zone)  # a bad zone is a configuration error whatever the value
     if value is None:
         return None
     original: str | int
@@ -188,12 +209,12 @@ def parse_channel_time(
         if value.tzinfo is None:
             instant = value.replace(tzinfo=_zone(zone))
             return ChannelTime.model_construct(
-                utc=_checked(instant.astimezone(UTC), value),
+                utc=_checked(_to_utc(instant, value), value),
                 original=value.isoformat(),
                 zone=zone,
             )
         return ChannelTime.model_construct(
-            utc=_checked(value.astimezone(UTC), value), original=value.isoformat(), zone=None
+            utc=_checked(_to_utc(value, value), value), original=value.isoformat(), zone=None
         )
     if isinstance(value, int):
         if value == 0:
@@ -202,10 +223,10 @@ def parse_channel_time(
             utc=_from_epoch(value, unit, value), original=value, zone=None
         )
     if isinstance(value, Decimal | float):
-        if value == 0:
-            return None
         if not Decimal(str(value)).is_finite():
             raise TimeParseError(f"not a time: {value!r}", value=value)
+        if value == 0:
+            return None
         return ChannelTime.model_construct(
             utc=_from_epoch(value, unit, value), original=str(value), zone=None
         )
@@ -218,7 +239,7 @@ def parse_channel_time(
     if text.lower() in _SENTINEL_STRINGS or text.startswith(_SENTINEL_PREFIXES):
         return None
     original = value
-    if text.lstrip("-").isdigit():
+    if _EPOCH_DIGITS.fullmatch(text):
         return ChannelTime.model_construct(
             utc=_from_epoch(int(text), unit, value), original=original, zone=None
         )
@@ -228,11 +249,11 @@ def parse_channel_time(
     except ValueError:
         raise TimeParseError(f"not a recognised time format: {value!r}", value=value) from None
     if parsed.tzinfo is None:
-        instant = parsed.replace(tzinfo=_zone(zone)).astimezone(UTC)
+        instant = _to_utc(parsed.replace(tzinfo=_zone(zone)), value)
         return ChannelTime.model_construct(
             utc=_checked(instant, value), original=original, zone=zone
         )
     return ChannelTime.model_construct(
-        utc=_checked(parsed.astimezone(UTC), value), original=original, zone=None
+        utc=_checked(_to_utc(parsed, value), value), original=original, zone=None
     )
 

@@ -1,0 +1,78 @@
+"""Order stores: the protocol, the memory and SQLite stores, and ``open_store`` by URL.
+
+A URL's scheme picks the backend from the ``ordercore.storage`` plugin group:
+``memory://`` and ``sqlite:///orders.db`` are built in, ``postgresql://...``
+comes with the ``ordercore-postgres`` distribution. ``postgresql+psycopg://``
+selects the ``postgresql`` entry too (the part after ``+`` is the driver's).
+
+Example:
+    >>> from ordercore import open_store
+    >>> with open_store("memory://") as store:
+    ...     store.count()
+    0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ordercore import plugins
+from ordercore.errors import StoreURLError
+from ordercore.storage._memory import MemoryStore
+from ordercore.storage._protocol import (
+    IdempotencyRecord,
+    OrderQuery,
+    OrderStore,
+    OutboxMessage,
+    order_fingerprint,
+)
+from ordercore.storage._sqlite import SQLiteStore
+
+__all__ = [
+    "IdempotencyRecord",
+    "MemoryStore",
+    "OrderQuery",
+    "OrderStore",
+    "OutboxMessage",
+    "SQLiteStore",
+    "open_store",
+    "order_fingerprint",
+    "store_scheme",
+]
+
+
+def store_scheme(url: str) -> str:
+    """Return the plugin name a store URL selects (``postgresql+psycopg://`` -> ``postgresql``).
+
+    Raises:
+        StoreURLError: ``url`` has no ``scheme://``.
+    """
+    if not isinstance(url, str):
+        raise StoreURLError(f"a store URL must be a string, got {type(url).__name__}", url=str(url))
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme:
+        raise StoreURLError(
+            f"a store URL looks like 'sqlite:///orders.db' or 'memory://'; got {url!r}", url=url
+        )
+    name = scheme.split("+", 1)[0].lower()
+    return "postgresql" if name == "postgres" else name
+
+
+def open_store(url: str, **options: Any) -> OrderStore:
+    """Open the order store a URL names.
+
+    Args:
+        url: ``memory://``, ``sqlite:///orders.db`` (relative), ``sqlite:////abs/orders.db``,
+            ``sqlite://`` (SQLite in memory), ``postgresql://user@host/db`` (plugin), ...
+        **options: Passed to the backend (e.g. ``timeout=`` for SQLite, ``pool_size=``
+            for PostgreSQL).
+
+    Raises:
+        StoreURLError: the URL is malformed for its backend.
+        PluginNotFound: no backend is installed for the scheme (the message says
+            which package to install).
+        StoreError: the backend could not open the store.
+    """
+    backend = plugins.load("ordercore.storage", store_scheme(url))
+    store: OrderStore = backend.from_url(url, **options)
+    return store

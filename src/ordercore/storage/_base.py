@@ -1,0 +1,192 @@
+"""What every store does the same way: versions, events and outbox messages of a change."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Self
+
+from ordercore.errors import ConfigurationError, StoreClosed, VersionConflict
+from ordercore.ids import new_id
+from ordercore.schema import Actor, Order, OrderEvent
+from ordercore.storage._protocol import OrderQuery, coerce_query
+from ordercore.timestamps import utc_now
+
+CREATED = "order.created"
+UPDATED = "order.updated"
+EVENTS = "order.events"
+_SYSTEM = Actor.system()
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for payload columns."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def result_json(result: Any) -> str:
+    """The JSON text of an idempotency result; refuses what JSON cannot hold."""
+    try:
+        return dumps(dict(result))
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"an idempotency result must be a JSON object: {exc}") from None
+
+
+class Change:
+    """One atomic write: the order as it will be stored, its events and its outbox message.
+
+    Attributes:
+        order: The order as it will be stored (new version and times set).
+        topic: The outbox topic.
+        events_json: The events of the change as JSON texts, stamped with the version.
+        outbox_json: The outbox payload as JSON text: the order's key and status
+            plus the events.
+    """
+
+    __slots__ = ("events_json", "order", "outbox_json", "topic")
+
+    def __init__(self, order: Order, topic: str, events_json: list[str]) -> None:
+        self.order = order
+        self.topic = topic
+        self.events_json = events_json
+        header = dumps(
+            {
+                "order_id": order.id,
+                "version": order.version,
+                "channel": order.channel,
+                "channel_order_id": order.channel_order_id,
+                "status": order.status.value,
+            }
+        )
+        self.outbox_json = f'{header[:-1]},"events":[{",".join(events_json)}]}}'
+
+    @property
+    def outbox_payload(self) -> dict[str, Any]:
+        """The outbox payload as a JSON object."""
+        payload: dict[str, Any] = json.loads(self.outbox_json)
+        return payload
+
+
+class BaseStore(ABC):
+    """Shared behaviour of the stores; backends implement the storage itself."""
+
+    url: str = ""
+    _closed: bool = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed(f"the store {self.url} is closed")
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__name__} {self.url}{state}>"
+
+    # -- preparing changes --------------------------------------------------------------
+
+    @staticmethod
+    def _new_change(
+        order: Order,
+        events: Sequence[OrderEvent],
+        actor: Actor | None,
+        now: datetime | None = None,
+    ) -> Change:
+        if order.version != 0:
+            raise VersionConflict(
+                f"order {order.id} already has version {order.version}; put() stores new "
+                "orders (version 0), use update() to change a stored one",
+                order_id=order.id,
+                expected=0,
+                actual=order.version,
+            )
+        now = now or utc_now()
+        stored = order.model_copy(update={"version": 1, "recorded_at": now, "updated_at": now})
+        # The creation event is built as JSON directly: every value is known valid
+        # and this runs once per stored order.
+        who = actor or _SYSTEM
+        created = dumps(
+            {
+                "event_id": new_id(),
+                "order_id": order.id,
+                "type": CREATED,
+                "at": now.isoformat().replace("+00:00", "Z"),
+                "actor": {"kind": who.kind.value, "id": who.id},
+                "from_status": None,
+                "to_status": order.status.value,
+                "reason": None,
+                "data": {"channel": order.channel, "channel_order_id": order.channel_order_id},
+                "order_version": 1,
+            }
+        )
+        return Change(stored, CREATED, [created, *_stamp(events, order.id, 1)])
+
+    @staticmethod
+    def _update_change(
+        order: Order, events: Sequence[OrderEvent], actor: Actor | None
+    ) -> Change:
+        if order.version < 1:
+            raise VersionConflict(
+                f"order {order.id} has version 0: it was never stored; use put()",
+                order_id=order.id,
+                expected=order.version,
+                actual=None,
+            )
+        now = utc_now()
+        stored = order.model_copy(update={"version": order.version + 1, "updated_at": now})
+        if not events:
+            events = [
+                OrderEvent(
+                    order_id=order.id, type=UPDATED, at=now, actor=actor or Actor.system()
+                )
+            ]
+        return Change(stored, UPDATED, _stamp(events, order.id, stored.version))
+
+    @staticmethod
+    def _events_change(order: Order, events: Sequence[OrderEvent]) -> Change:
+        if not events:
+            raise ConfigurationError("append_events() needs at least one event")
+        return Change(order, EVENTS, _stamp(events, order.id, order.version))
+
+    # -- queries --------------------------------------------------------------------------
+
+    def query(self, query: OrderQuery | None = None, /, **filters: Any) -> list[Order]:
+        self._check_open()
+        return self._query(coerce_query(query, filters))
+
+    def count(self, query: OrderQuery | None = None, /, **filters: Any) -> int:
+        self._check_open()
+        return self._count(coerce_query(query, filters))
+
+    @abstractmethod
+    def _query(self, query: OrderQuery) -> list[Order]:
+        """Run a validated query."""
+
+    @abstractmethod
+    def _count(self, query: OrderQuery) -> int:
+        """Count the orders a validated query matches."""
+
+
+def _stamp(events: Sequence[OrderEvent], order_id: str, version: int) -> list[str]:
+    """The events as JSON, each stamped with the order version it produced."""
+    stamped = []
+    for event in events:
+        if not isinstance(event, OrderEvent):
+            raise ConfigurationError(f"expected an OrderEvent, got {type(event).__name__}")
+        if event.order_id != order_id:
+            raise ConfigurationError(
+                f"event {event.event_id} is for order {event.order_id}, not {order_id}"
+            )
+        stamped.append(event.model_copy(update={"order_version": version}).model_dump_json())
+    return stamped
+
