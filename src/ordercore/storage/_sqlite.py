@@ -107,6 +107,10 @@ def _order_row(order: Order) -> tuple[Any, ...]:
     )
 
 
+def _is_unique_violation(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(exc)
+
+
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -182,6 +186,9 @@ class SQLiteStore(BaseStore):
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             self._migrate()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreError(f"cannot use SQLite database {self.path!r}: {exc}") from exc
         except BaseException:
             self._db.close()
             raise
@@ -224,6 +231,11 @@ class SQLiteStore(BaseStore):
                 raise StoreError(f"could not start a write on {self.url}: {exc}") from exc
             try:
                 yield self._db
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                if _is_unique_violation(exc):
+                    raise  # the caller turns it into DuplicateOrder
+                raise StoreError(f"write failed on {self.url}: {exc}") from exc
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -379,7 +391,9 @@ class SQLiteStore(BaseStore):
                 change = self._new_change(order, events, actor)  # raises VersionConflict
             try:
                 db.execute(_ORDER_INSERT, _order_row(change.order))
-            except sqlite3.IntegrityError:
+            except sqlite3.IntegrityError as exc:
+                if not _is_unique_violation(exc):
+                    raise
                 raise self._duplicate(db, order) from None
             self._record(db, change)
             self._remember_write(db, idempotency_key, fingerprint, change.order)
@@ -459,7 +473,9 @@ class SQLiteStore(BaseStore):
                     "body = ? WHERE id = ? AND version = ?",
                     (*_order_row(stored)[1:], order.id, order.version),
                 )
-            except sqlite3.IntegrityError:
+            except sqlite3.IntegrityError as exc:
+                if not _is_unique_violation(exc):
+                    raise
                 raise self._duplicate(db, order) from None
             if cursor.rowcount != 1:
                 row = db.execute("SELECT version FROM orders WHERE id = ?", (order.id,)).fetchone()

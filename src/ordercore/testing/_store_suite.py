@@ -1,0 +1,469 @@
+"""The conformance suite every order store passes.
+
+A backend's test module subclasses :class:`StoreConformance` and provides a
+``store`` fixture (a fresh, empty store) and, if the backend can be opened
+twice, a ``reopen`` fixture (a callable giving another handle on the same
+database)::
+
+    class TestMyStore(StoreConformance):
+        @pytest.fixture
+        def store(self, tmp_path):
+            return open_store(f"mystore://{tmp_path}")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import pytest
+
+from ordercore.errors import (
+    DuplicateOrder,
+    IdempotencyConflict,
+    OrderNotFound,
+    StoreClosed,
+    VersionConflict,
+)
+from ordercore.schema import Actor, ActorKind, Order, OrderEvent, OrderStatus
+from ordercore.storage import OrderQuery, OrderStore
+from ordercore.testing._factory import OrderFactory
+
+__all__ = ["StoreConformance"]
+
+_START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class StoreConformance:
+    """Tests that hold for every :class:`~ordercore.storage.OrderStore`.
+
+    Attributes:
+        r6_trials: How many two-writer races the optimistic-concurrency test runs.
+    """
+
+    r6_trials: ClassVar[int] = 1000
+
+    @pytest.fixture
+    def store(self) -> OrderStore:  # pragma: no cover - always overridden
+        pytest.fail("a StoreConformance test class must define a 'store' fixture")
+
+    @pytest.fixture
+    def reopen(self, store: OrderStore) -> Callable[[], OrderStore]:
+        """Another handle on the same database; backends that can, override it."""
+        return lambda: store
+
+    @pytest.fixture
+    def factory(self) -> OrderFactory:
+        return OrderFactory(seed=20261122, start=_START, span=timedelta(days=10))
+
+    # -- put / get -------------------------------------------------------------------------
+
+    def test_put_returns_version_one_and_get_returns_the_same_order(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A stored order comes back equal, at version 1, with its record times set."""
+        order = factory.order()
+        stored = store.put(order)
+        assert stored.version == 1
+        assert stored.recorded_at is not None and stored.updated_at == stored.recorded_at
+        assert stored.model_dump(exclude={"version", "recorded_at", "updated_at"}) == order.model_dump(
+            exclude={"version", "recorded_at", "updated_at"}
+        )
+        assert store.get(order.id) == stored
+
+    def test_personal_data_survives_the_round_trip(self, store: OrderStore, factory: OrderFactory) -> None:
+        """Masked in repr, personal fields are stored and read back in full."""
+        order = factory.order(receiver={"name": "王小明", "phone": "13800138000", "detail": "文三路100号"})
+        store.put(order)
+        back = store.get(order.id)
+        assert back.receiver is not None and back.receiver.phone is not None
+        assert back.receiver.phone.reveal() == "13800138000"
+        assert "13800138000" not in repr(back)
+
+    def test_get_of_unknown_id_raises_order_not_found(self, store: OrderStore) -> None:
+        """A missing order is a typed, catchable LookupError naming the id."""
+        with pytest.raises(OrderNotFound) as caught:
+            store.get("01NOSUCHORDER0000000000000")
+        assert caught.value.order_id == "01NOSUCHORDER0000000000000"
+        assert isinstance(caught.value, LookupError)
+
+    def test_find_by_channel_reference(self, store: OrderStore, factory: OrderFactory) -> None:
+        """(channel, channel_order_id) finds the order; an unknown one finds nothing."""
+        order = store.put(factory.order(channel="pdd"))
+        assert store.find("pdd", order.channel_order_id) == order
+        assert store.find("pdd", "no-such-order") is None
+        assert store.find("jd", order.channel_order_id) is None
+
+    def test_putting_the_same_channel_order_twice_is_refused(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A second order with the same channel reference is a DuplicateOrder naming the first."""
+        first = store.put(factory.order(channel="taobao"))
+        again = factory.order(channel="taobao", channel_order_id=first.channel_order_id)
+        with pytest.raises(DuplicateOrder) as caught:
+            store.put(again)
+        assert caught.value.existing_id == first.id
+        assert store.count() == 1
+        assert [e.type for e in store.events(first.id)] == ["order.created"]
+        assert store.events(again.id) == []
+
+    def test_putting_the_same_id_twice_is_refused(self, store: OrderStore, factory: OrderFactory) -> None:
+        """A second put of one order object is refused and changes nothing."""
+        order = factory.order()
+        store.put(order)
+        pending = store.outbox_pending()
+        with pytest.raises(DuplicateOrder):
+            store.put(order)
+        assert store.outbox_pending() == pending
+        assert store.get(order.id).version == 1
+
+    def test_put_of_an_already_versioned_order_is_refused(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """put() only stores new orders; a versioned one must go through update()."""
+        stored = store.put(factory.order())
+        with pytest.raises(VersionConflict):
+            store.put(stored.evolve(id="01ANOTHERORDER000000000000", channel_order_id="other"))
+        assert store.count() == 1
+
+    # -- put_many ---------------------------------------------------------------------------
+
+    def test_put_many_stores_every_order(self, store: OrderStore, factory: OrderFactory) -> None:
+        """A batch is stored whole, each order at version 1 with one outbox message."""
+        orders = list(factory.orders(50))
+        stored = store.put_many(orders)
+        assert [o.id for o in stored] == [o.id for o in orders]
+        assert {o.version for o in stored} == {1}
+        assert store.count() == 50
+        assert store.outbox_pending() == 50
+
+    def test_put_many_is_all_or_nothing(self, store: OrderStore, factory: OrderFactory) -> None:
+        """One clashing order in a batch leaves the store exactly as it was."""
+        existing = store.put(factory.order(channel="jd"))
+        batch = list(factory.orders(20))
+        batch.insert(13, factory.order(channel="jd", channel_order_id=existing.channel_order_id))
+        with pytest.raises(DuplicateOrder) as caught:
+            store.put_many(batch)
+        assert caught.value.channel_order_id == existing.channel_order_id
+        assert store.count() == 1
+        assert store.outbox_pending() == 1
+        for order in batch[:13]:
+            with pytest.raises(OrderNotFound):
+                store.get(order.id)
+
+    def test_put_many_refuses_a_channel_order_repeated_within_the_batch(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """Two orders with one channel reference in a single batch store nothing."""
+        first = factory.order(channel="douyin")
+        second = factory.order(channel="douyin", channel_order_id=first.channel_order_id)
+        with pytest.raises(DuplicateOrder):
+            store.put_many([first, second])
+        assert store.count() == 0
+
+    def test_put_many_of_nothing_is_a_no_op(self, store: OrderStore) -> None:
+        """An empty batch stores nothing and does not fail."""
+        assert store.put_many([]) == []
+        assert store.count() == 0
+
+    # -- update / optimistic concurrency ---------------------------------------------------
+
+    def test_update_bumps_the_version_by_one(self, store: OrderStore, factory: OrderFactory) -> None:
+        """Each successful update stores version + 1 and the new content."""
+        stored = store.put(factory.order(status="paid"))
+        allocated = store.update(stored.evolve(status=OrderStatus.ALLOCATED))
+        assert allocated.version == 2
+        packed = store.update(allocated.evolve(status=OrderStatus.PACKED))
+        assert packed.version == 3
+        assert store.get(stored.id).status is OrderStatus.PACKED
+        assert store.get(stored.id).version == 3
+        assert packed.recorded_at == stored.recorded_at
+
+    def test_update_from_a_stale_version_conflicts_and_changes_nothing(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A change based on an old version is refused; version, events and outbox stay as they were."""
+        stored = store.put(factory.order(status="paid"))
+        store.update(stored.evolve(status=OrderStatus.ALLOCATED))
+        pending, events = store.outbox_pending(), store.events(stored.id)
+        with pytest.raises(VersionConflict) as caught:
+            store.update(stored.evolve(status=OrderStatus.CANCELLED))
+        assert (caught.value.expected, caught.value.actual) == (1, 2)
+        now = store.get(stored.id)
+        assert (now.version, now.status) == (2, OrderStatus.ALLOCATED)
+        assert store.outbox_pending() == pending
+        assert store.events(stored.id) == events
+
+    def test_update_of_a_never_stored_order_is_refused(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """update() needs a stored version; version 0 is a conflict, an unknown id not found."""
+        with pytest.raises(VersionConflict):
+            store.update(factory.order())
+        ghost = factory.order().model_copy(update={"version": 3})
+        with pytest.raises(OrderNotFound):
+            store.update(ghost)
+
+    def test_update_cannot_take_another_orders_channel_reference(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """Changing channel_order_id onto another stored order's is a DuplicateOrder."""
+        first = store.put(factory.order(channel="youzan"))
+        second = store.put(factory.order(channel="youzan"))
+        with pytest.raises(DuplicateOrder):
+            store.update(second.evolve(channel_order_id=first.channel_order_id))
+        assert store.get(second.id).version == 1
+
+    def test_two_writers_on_one_version_exactly_one_wins(
+        self, store: OrderStore, reopen: Callable[[], OrderStore], factory: OrderFactory
+    ) -> None:
+        """R6: of two concurrent updates based on one version, one wins and one conflicts, every time."""
+        other = reopen()
+        orders = store.put_many(list(factory.orders(self.r6_trials, status="paid")))
+        barrier = threading.Barrier(2)
+
+        def write(handle: OrderStore, order: Order, status: OrderStatus) -> str:
+            barrier.wait(timeout=30)
+            try:
+                handle.update(order.evolve(status=status))
+            except VersionConflict:
+                return "conflict"
+            return "won"
+
+        outcomes = []
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for order in orders:
+                a = pool.submit(write, store, order, OrderStatus.ALLOCATED)
+                b = pool.submit(write, other, order, OrderStatus.CANCELLED)
+                outcomes.append(sorted((a.result(), b.result())))
+        assert outcomes == [["conflict", "won"]] * len(orders)
+        for order in orders[:50]:
+            assert store.get(order.id).version == 2
+
+    # -- queries ---------------------------------------------------------------------------
+
+    @pytest.fixture
+    def populated(self, store: OrderStore, factory: OrderFactory) -> list[Order]:
+        orders = list(factory.orders(120))
+        return store.put_many(orders)
+
+    @staticmethod
+    def _ids(orders: list[Order]) -> list[str]:
+        return [o.id for o in orders]
+
+    @staticmethod
+    def _expected(orders: list[Order], query: OrderQuery) -> list[str]:
+        return [o.id for o in sorted(orders, key=Order.sort_key) if query.matches(o)][: query.limit]
+
+    @pytest.mark.parametrize(
+        "filters",
+        [
+            {},
+            {"channel": "douyin"},
+            {"status": "paid"},
+            {"status": ["completed", "cancelled"]},
+            {"tag": "urgent"},
+            {"shop_id": "taobao-shop-1"},
+            {"channel": "taobao", "status": ["paid", "completed"]},
+            {"created_from": _START + timedelta(days=2), "created_to": _START + timedelta(days=5)},
+            {"channel": "pdd", "created_from": _START + timedelta(days=3)},
+            {"limit": 7},
+        ],
+    )
+    def test_query_filters_and_sorts_like_the_reference(
+        self, store: OrderStore, populated: list[Order], filters: dict[str, Any]
+    ) -> None:
+        """Every filter combination returns exactly the matching orders, by placement time then id."""
+        query = OrderQuery(**filters)
+        assert self._ids(store.query(query)) == self._expected(populated, query)
+        assert self._ids(store.query(**filters)) == self._expected(populated, query)
+        unlimited = OrderQuery(**{**filters, "limit": 100_000})
+        assert store.count(query) == len(self._expected(populated, unlimited))
+
+    def test_query_pages_with_a_keyset_cursor(self, store: OrderStore, populated: list[Order]) -> None:
+        """Paging with after=<last sort key> visits every order once, in order."""
+        seen: list[str] = []
+        after = None
+        while True:
+            page = store.query(OrderQuery(limit=17, after=after))
+            if not page:
+                break
+            seen.extend(o.id for o in page)
+            after = page[-1].sort_key()
+        assert seen == [o.id for o in sorted(populated, key=Order.sort_key)]
+
+    def test_query_sees_updates(self, store: OrderStore, factory: OrderFactory) -> None:
+        """Status and tags written by update() are what queries filter on."""
+        stored = store.put(factory.order(status="paid", tags=()))
+        store.update(stored.evolve(status=OrderStatus.UNDER_REVIEW, tags=("risk",)))
+        assert self._ids(store.query(status="under_review")) == [stored.id]
+        assert self._ids(store.query(tag="risk")) == [stored.id]
+        assert store.query(status="paid") == []
+
+    # -- events and outbox -------------------------------------------------------------------
+
+    def test_every_change_is_an_event_with_actor_and_version(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """put records order.created; update records the given events, stamped with the new version."""
+        actor = Actor(kind=ActorKind.CONNECTOR, id="douyin")
+        stored = store.put(factory.order(status="paid"), actor=actor)
+        moved = OrderEvent(
+            order_id=stored.id,
+            type="order.status_changed",
+            actor=Actor(kind=ActorKind.RULE, id="route-urgent"),
+            from_status=OrderStatus.PAID,
+            to_status=OrderStatus.ALLOCATED,
+            reason="urgent orders go to warehouse A",
+        )
+        store.update(stored.evolve(status=OrderStatus.ALLOCATED), events=[moved])
+        store.update(store.get(stored.id).evolve(seller_note="checked"))
+        events = store.events(stored.id)
+        assert [(e.type, e.order_version) for e in events] == [
+            ("order.created", 1),
+            ("order.status_changed", 2),
+            ("order.updated", 3),
+        ]
+        assert events[0].actor == actor
+        assert events[1].reason == "urgent orders go to warehouse A"
+        assert events[1].event_id == moved.event_id
+
+    def test_append_events_records_without_changing_the_order(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """append_events adds history and one outbox message but leaves the version alone."""
+        stored = store.put(factory.order())
+        note = OrderEvent(order_id=stored.id, type="order.alerted", actor=Actor.system(), reason="SLA")
+        store.append_events(stored.id, [note])
+        assert store.get(stored.id).version == 1
+        assert [e.type for e in store.events(stored.id)] == ["order.created", "order.alerted"]
+        assert store.outbox_pending() == 2
+        with pytest.raises(OrderNotFound):
+            store.append_events("01NOSUCHORDER0000000000000", [note])
+
+    def test_outbox_has_one_message_per_change(self, store: OrderStore, factory: OrderFactory) -> None:
+        """Each committed put/update is exactly one outbox message carrying the new version."""
+        stored = store.put(factory.order(status="paid"))
+        store.update(stored.evolve(status=OrderStatus.ALLOCATED))
+        messages = store.claim_outbox(10)
+        assert [(m.topic, m.order_id, m.order_version) for m in messages] == [
+            ("order.created", stored.id, 1),
+            ("order.updated", stored.id, 2),
+        ]
+        assert messages[1].payload["status"] == "allocated"
+        assert messages[0].payload["events"][0]["type"] == "order.created"
+        assert messages[0].id < messages[1].id
+
+    def test_claimed_messages_are_not_handed_out_again_until_the_lease_ends(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A claim hides messages from other claimers; acked ones never return; expired leases do."""
+        store.put_many(list(factory.orders(5)))
+        first = store.claim_outbox(3, lease_seconds=60)
+        assert len(first) == 3
+        second = store.claim_outbox(10, lease_seconds=0)
+        assert len(second) == 2
+        assert not {m.id for m in first} & {m.id for m in second}
+        store.ack_outbox([m.id for m in first])
+        again = store.claim_outbox(10, lease_seconds=60)
+        assert sorted(m.id for m in again) == sorted(m.id for m in second)
+        assert all(m.attempts == 2 for m in again)
+        store.ack_outbox([m.id for m in again])
+        assert store.outbox_pending() == 0
+        assert store.claim_outbox(10) == []
+
+    def test_concurrent_claimers_get_each_message_once(
+        self, store: OrderStore, reopen: Callable[[], OrderStore], factory: OrderFactory
+    ) -> None:
+        """Several workers draining the outbox at once are handed every message exactly once."""
+        store.put_many(list(factory.orders(300)))
+        handles = [store, reopen(), reopen(), reopen()]
+
+        def drain(handle: OrderStore) -> list[int]:
+            got: list[int] = []
+            while batch := handle.claim_outbox(7, lease_seconds=300):
+                got.extend(m.id for m in batch)
+                handle.ack_outbox([m.id for m in batch])
+            return got
+
+        with ThreadPoolExecutor(max_workers=len(handles)) as pool:
+            results = list(pool.map(drain, handles))
+        everything = [message_id for result in results for message_id in result]
+        assert len(everything) == 300
+        assert len(set(everything)) == 300
+        assert store.outbox_pending() == 0
+
+    # -- idempotency ---------------------------------------------------------------------------
+
+    def test_remember_returns_the_first_result_for_the_same_request(self, store: OrderStore) -> None:
+        """R9: same key and fingerprint gives back the first recorded result."""
+        first = store.remember("webhook:1", "fp-a", {"order_id": "A", "n": 1})
+        second = store.remember("webhook:1", "fp-a", {"order_id": "B", "n": 2})
+        assert second.result == {"order_id": "A", "n": 1}
+        assert second.created_at == first.created_at
+        recalled = store.recall("webhook:1")
+        assert recalled is not None and recalled.result == {"order_id": "A", "n": 1}
+        assert store.recall("webhook:2") is None
+
+    def test_remember_with_a_different_request_conflicts(self, store: OrderStore) -> None:
+        """R9: reusing a key for a different request is an IdempotencyConflict naming the key."""
+        store.remember("req-9", "fp-a", {"ok": True})
+        with pytest.raises(IdempotencyConflict) as caught:
+            store.remember("req-9", "fp-b", {"ok": True})
+        assert caught.value.key == "req-9"
+
+    def test_concurrent_use_of_one_key_records_one_result(
+        self, store: OrderStore, reopen: Callable[[], OrderStore]
+    ) -> None:
+        """R9: racing writers of one key all see the single result that won."""
+        handles = [store, reopen(), reopen(), reopen()]
+        barrier = threading.Barrier(len(handles))
+
+        def use(args: tuple[int, OrderStore]) -> Any:
+            index, handle = args
+            barrier.wait(timeout=30)
+            return handle.remember("race-key", "same-request", {"writer": index}).result
+
+        with ThreadPoolExecutor(max_workers=len(handles)) as pool:
+            results = list(pool.map(use, enumerate(handles)))
+        assert len({r["writer"] for r in results}) == 1
+
+    def test_put_with_an_idempotency_key_is_applied_once(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A replayed delivery (same content, fresh id) returns the stored order and writes nothing."""
+        order = factory.order(channel="douyin")
+        stored = store.put(order, idempotency_key="douyin:msg:42")
+        replay = order.model_copy(update={"id": "01REPLAYEDDELIVERY00000000"})
+        assert store.put(replay, idempotency_key="douyin:msg:42") == stored
+        assert store.count() == 1
+        assert store.outbox_pending() == 1
+        different = factory.order(channel="douyin")
+        with pytest.raises(IdempotencyConflict):
+            store.put(different, idempotency_key="douyin:msg:42")
+        assert store.count() == 1
+
+    def test_update_with_an_idempotency_key_is_applied_once(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """Retrying an update with its key returns the first result instead of a conflict."""
+        stored = store.put(factory.order(status="paid"))
+        change = stored.evolve(status=OrderStatus.ALLOCATED)
+        first = store.update(change, idempotency_key="alloc-1")
+        again = store.update(change, idempotency_key="alloc-1")
+        assert again == first
+        assert store.get(stored.id).version == 2
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def test_a_closed_store_refuses_work(self, store: OrderStore, factory: OrderFactory) -> None:
+        """After close() every call raises StoreClosed; closing twice is fine."""
+        store.close()
+        store.close()
+        with pytest.raises(StoreClosed):
+            store.put(factory.order())
+        with pytest.raises(StoreClosed):
+            store.count()

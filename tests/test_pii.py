@@ -1,0 +1,406 @@
+"""Personal data: masked in reprs, strings, logs and errors; revealed only on request (R16)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import logging
+import pickle
+import traceback
+from typing import Any
+
+import pydantic
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ordercore.errors import SchemaError
+from ordercore.money import Money
+from ordercore.pii import (
+    AddressText,
+    PersonName,
+    PhoneNumber,
+    Sensitive,
+    looks_like_ciphertext,
+    mask_phone,
+)
+from ordercore.schema import Address, Order
+from ordercore.timestamps import parse_channel_time
+
+PHONE = "13800138000"
+DOUYIN_PHONE = (
+    "$$WuSsLpY1z7fuAP5Hj+Ow7d0CsaMpNnKhyW+xFh6VRDJd8ET5wb3bTvdaCZv4gyhM4ZYDNp2RUadk73oIZ"
+    "lydufqr0bUOmHd4Pez2HC/B4kSQ0TVvGg==*CgwIARCtHBiqICABKAESPgo8pZp8xl9zmDBpCZtlAU6k/eVnY"
+    "OVo8S45JGnJxmGgx1jyRP3MSnjq8fJr+ODTQn8c00bxHVAOa4uAA2JGGgA=$1$$"
+)
+DOUYIN_NAME = "##3n3C2zSJmlV7tMQxdGPHSw==*CgwIARCtHBiqICABKAESPgo8Jf3Lhf2GwKIRxE2hgA=#1##"
+YOUZAN = "$Aa3hTzaXZ9QGmG6X5eA0xQ6z7hw==$1$"
+JD_TDE = base64.b64encode(bytes(range(7, 55))).decode()
+PDD = "~AgAAAAHpAmsBThzHVgBEb7iFTmAuUOkcbxHEaB1ehY/p8rU=~1~"
+
+
+class Receipt(pydantic.BaseModel):
+    name: PersonName
+    phone: PhoneNumber
+    address: AddressText | None = None
+
+
+def receipt() -> Receipt:
+    return Receipt(name="张三丰", phone=PHONE, address="北京市朝阳区建国路88号")
+
+
+class TestMasking:
+    def test_phone_is_shown_as_first_three_and_last_four(self) -> None:
+        """A mobile number prints as 138****8000 in every text form."""
+        phone = PhoneNumber(PHONE)
+        assert repr(phone) == "PhoneNumber('138****8000')"
+        assert str(phone) == "138****8000"
+        assert f"{phone}" == "138****8000"
+        assert f"{phone!r}" == "PhoneNumber('138****8000')"
+        assert f"{phone!s:>12}" == " 138****8000"
+        assert format(phone, "<12") == "138****8000 "
+        assert "{}".format(phone) == "138****8000"  # noqa: UP032
+        assert "%s / %r" % (phone, phone) == "138****8000 / PhoneNumber('138****8000')"  # noqa: UP031
+        assert str([phone]) == "[PhoneNumber('138****8000')]"
+        assert str({"phone": phone}) == "{'phone': PhoneNumber('138****8000')}"
+        assert phone.masked == "138****8000"
+
+    @pytest.mark.parametrize(
+        ("value", "masked"),
+        [
+            ("13800138000", "138****8000"),
+            ("+8613800138000", "+86****8000"),
+            ("010-62345678", "010****5678"),
+            ("62345678", "****5678"),
+            ("1234567", "*******"),
+            ("110", "***"),
+            ("138****8000", "138****8000"),
+            ("", ""),
+        ],
+    )
+    def test_mask_phone(self, value: str, masked: str) -> None:
+        """Phones keep at most their first three and last four characters."""
+        assert mask_phone(value) == masked
+        if value:
+            assert PhoneNumber(value).masked == masked
+
+    @given(st.text(alphabet="0123456789+- ", min_size=1, max_size=20))
+    def test_masked_phone_never_contains_the_number(self, value: str) -> None:
+        """However short or long, the masked phone does not spell out the real one."""
+        masked = PhoneNumber(value).masked
+        if value.strip() and "*" not in value:
+            assert value.strip() not in masked
+            assert sum(c.isdigit() for c in masked) <= 7
+
+    @pytest.mark.parametrize(
+        ("value", "masked"),
+        [
+            ("张三", "张*"),
+            ("王小明", "王**"),
+            ("张", "*"),
+            ("John Smith", "J********"),
+            ("欧阳娜娜娜娜娜娜娜娜娜", "欧********"),
+        ],
+    )
+    def test_person_name(self, value: str, masked: str) -> None:
+        """Names keep their first character only."""
+        name = PersonName(value)
+        assert str(name) == masked
+        assert repr(name) == f"PersonName({masked!r})"
+
+    @pytest.mark.parametrize(
+        ("value", "masked"),
+        [
+            ("北京市朝阳区建国路88号", "北京市****"),
+            ("浙江省杭州市西湖区文三路100号华星大厦", "浙江省杭****"),
+            ("88号", "****"),
+        ],
+    )
+    def test_address(self, value: str, masked: str) -> None:
+        """Street addresses keep at most their first four characters."""
+        assert str(AddressText(value)) == masked
+
+    def test_empty_value_masks_to_empty(self) -> None:
+        """An empty value has nothing to hide."""
+        assert str(PersonName("")) == ""
+        assert not PersonName("")
+
+    def test_reveal_returns_the_value(self) -> None:
+        """reveal() is the one way to the plaintext."""
+        assert PhoneNumber(PHONE).reveal() == PHONE
+        assert PersonName("张三").reveal() == "张三"
+        assert AddressText("北京市朝阳区建国路88号").reveal() == "北京市朝阳区建国路88号"
+        assert PhoneNumber(PhoneNumber(PHONE)).reveal() == PHONE
+        assert len(PhoneNumber(PHONE)) == 11
+        assert PhoneNumber(PHONE)
+
+    @pytest.mark.parametrize("value", [13800138000, None, b"138", ["138"]])
+    def test_only_strings(self, value: object) -> None:
+        """Sensitive values wrap strings only."""
+        with pytest.raises(TypeError, match="takes a str"):
+            PhoneNumber(value)  # type: ignore[arg-type]
+
+
+class TestCiphertext:
+    @pytest.mark.parametrize(
+        "value",
+        [
+            pytest.param(DOUYIN_PHONE, id="douyin-phone"),
+            pytest.param(DOUYIN_NAME, id="douyin-name"),
+            pytest.param(YOUZAN, id="youzan"),
+            pytest.param(JD_TDE, id="jd-tde"),
+            pytest.param(PDD, id="pinduoduo"),
+        ],
+    )
+    def test_platform_ciphertext_is_detected_and_kept(self, value: str) -> None:
+        """Encrypted fields are recognised, shown as <encrypted> and kept byte for byte."""
+        assert looks_like_ciphertext(value)
+        for cls in (PhoneNumber, PersonName, AddressText):
+            wrapped = cls(value)
+            assert wrapped.is_ciphertext
+            assert str(wrapped) == "<encrypted>"
+            assert repr(wrapped) == f"{cls.__name__}('<encrypted>')"
+            assert wrapped.reveal() == value
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            PHONE,
+            "138****8000",
+            "张三",
+            "北京市朝阳区建国路88号",
+            "12345678901234567890123",
+            "John Smith",
+            "$12.50",
+            "Room 1$2",
+            "",
+        ],
+    )
+    def test_plaintext_is_not_ciphertext(self, value: str) -> None:
+        """Ordinary phones, names and addresses are not taken for ciphertext."""
+        assert not looks_like_ciphertext(value)
+        assert not PhoneNumber(value).is_ciphertext
+
+
+class TestValueSemantics:
+    def test_equal_values_compare_and_hash_alike(self) -> None:
+        """Equal values of one kind are equal and usable as keys without revealing them."""
+        assert PhoneNumber(PHONE) == PhoneNumber(PHONE)
+        assert hash(PhoneNumber(PHONE)) == hash(PhoneNumber(PHONE))
+        assert len({PhoneNumber(PHONE), PhoneNumber(PHONE), PhoneNumber("13900139000")}) == 2
+        assert {PersonName("张三"): 1}[PersonName("张三")] == 1
+
+    def test_different_kinds_or_plain_strings_are_not_equal(self) -> None:
+        """A phone is never equal to a name or to a bare string with the same text."""
+        assert PhoneNumber("12345678") != PersonName("12345678")
+        assert PhoneNumber(PHONE) != PHONE
+        assert PHONE != PhoneNumber(PHONE)
+        assert PhoneNumber(PHONE) != PhoneNumber("13900139000")
+
+    @pytest.mark.parametrize("cls", [PhoneNumber, PersonName, AddressText])
+    def test_pickle_and_copy_keep_the_value(self, cls: type[Sensitive]) -> None:
+        """Pickling and copying keep the real value and the type."""
+        original = cls("浙江省杭州市文三路100号" if cls is AddressText else PHONE)
+        for clone in (
+            pickle.loads(pickle.dumps(original)),
+            copy.copy(original),
+            copy.deepcopy(original),
+        ):
+            assert type(clone) is cls
+            assert clone == original
+            assert clone.reveal() == original.reveal()
+
+    def test_immutable(self) -> None:
+        """The wrapped value cannot be replaced, added to or deleted."""
+        phone = PhoneNumber(PHONE)
+        with pytest.raises(AttributeError):
+            phone._value = "x"  # type: ignore[misc]
+        with pytest.raises(AttributeError):
+            phone.extra = "x"  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError):
+            del phone._value
+        assert phone.reveal() == PHONE
+
+
+class TestPydantic:
+    def test_validates_from_strings_and_instances(self) -> None:
+        """Fields accept plain strings and Sensitive values of any kind."""
+        model = Receipt(name=PersonName("张三丰"), phone=PHONE)
+        assert isinstance(model.phone, PhoneNumber)
+        assert model.phone.reveal() == PHONE
+        converted = Receipt(name="张三丰", phone=PersonName(PHONE))
+        assert type(converted.phone) is PhoneNumber
+        assert converted.phone.reveal() == PHONE
+
+    def test_repr_and_python_dump_stay_masked(self) -> None:
+        """repr, str and model_dump() of a model do not show the personal values."""
+        model = receipt()
+        for text in (repr(model), str(model), repr(model.model_dump()), str(model.model_dump())):
+            assert PHONE not in text
+            assert "张三丰" not in text
+            assert "建国路" not in text
+            assert "138****8000" in text
+
+    def test_json_serialisation_reveals(self) -> None:
+        """JSON output carries the real values, so stores keep them."""
+        model = receipt()
+        expected = {"name": "张三丰", "phone": PHONE, "address": "北京市朝阳区建国路88号"}
+        assert json.loads(model.model_dump_json()) == expected
+        assert model.model_dump(mode="json") == expected
+
+    def test_json_round_trip(self) -> None:
+        """A model written to JSON reads back equal, values intact."""
+        model = receipt()
+        again = Receipt.model_validate_json(model.model_dump_json())
+        assert again == model
+        assert again.phone.reveal() == PHONE
+        assert isinstance(again.name, PersonName)
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            {"name": "张三", "phone": 13800138000},
+            {"name": "张三", "phone": None},
+            {"name": "张三", "phone": "1" * 4097},
+        ],
+    )
+    def test_invalid_values_fail_validation(self, data: dict[str, Any]) -> None:
+        """Non-strings and over-long strings are validation errors, in Python and JSON."""
+        with pytest.raises(pydantic.ValidationError):
+            Receipt.model_validate(data)
+        with pytest.raises(pydantic.ValidationError):
+            Receipt.model_validate_json(json.dumps(data))
+
+    def test_json_schema_is_a_string(self) -> None:
+        """The published schema describes the JSON form: a string."""
+        schema = Receipt.model_json_schema()
+        assert schema["properties"]["phone"]["type"] == "string"
+        assert schema["properties"]["phone"]["maxLength"] == 4096
+
+
+class TestLogging:
+    def test_logged_values_and_models_are_masked(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Logging a phone, or a model holding one, never writes the plain number."""
+        logger = logging.getLogger("ordercore.tests.pii")
+        model = receipt()
+        with caplog.at_level(logging.DEBUG, logger="ordercore.tests.pii"):
+            logger.info("phone %s", model.phone)
+            logger.info("phone %r", model.phone)
+            logger.info("receipt %s", model)
+            logger.info("receipt %r", model)
+            logger.info(model)
+            logger.warning("dump %s", model.model_dump())
+            logger.info("f-string %s", f"{model.phone} {model.name} {model.address}")
+        assert len(caplog.records) == 7
+        for text in [caplog.text, *(r.getMessage() for r in caplog.records)]:
+            assert PHONE not in text
+            assert "张三丰" not in text
+            assert "建国路" not in text
+        assert "138****8000" in caplog.text
+
+
+class TestNoLeaksFromOrders:
+    """R16: sentinel personal data never shows in reprs, errors or logs of an Order."""
+
+    NAME = "王SENTINELNAME"
+    PHONE = "13912345678"
+    STREET = "浙江省杭州市SENTINELSTREET文三路1号"
+    SENTINELS = ("SENTINELNAME", PHONE, "12345678", "SENTINELSTREET", "文三路")
+
+    def order_data(self, quantity: int = 1) -> dict[str, Any]:
+        return {
+            "channel": "taobao",
+            "channel_order_id": "3861740395217345201",
+            "status": "paid",
+            "channel_status": {"value": "WAIT_SELLER_SEND_GOODS"},
+            "source": {"kind": "pull", "name": "taobao.trade.fullinfo.get"},
+            "created_at": parse_channel_time("2024-01-01 08:30:00"),
+            "receiver": {
+                "name": self.NAME,
+                "phone": self.PHONE,
+                "province": "浙江省",
+                "city": "杭州市",
+                "detail": self.STREET,
+            },
+            "buyer": {"phone": self.PHONE},
+            "lines": [
+                {
+                    "line_id": "1",
+                    "sku": "SOF-GREY",
+                    "title": "Sofa",
+                    "quantity": quantity,
+                    "unit_price": Money("2999.00"),
+                }
+            ],
+            "amounts": {"goods": Money("2999.00"), "paid": Money("2999.00")},
+        }
+
+    def assert_clean(self, *texts: str) -> None:
+        for text in texts:
+            for sentinel in self.SENTINELS:
+                assert sentinel not in text, f"{sentinel!r} leaked into {text!r}"
+
+    def schema_errors(self) -> list[SchemaError]:
+        good = Order(**self.order_data())
+        errors = []
+        attempts = [
+            lambda: Order(**self.order_data(quantity=0)),
+            lambda: Order.model_validate(self.order_data(quantity=-1)),
+            lambda: Order.model_validate_json(
+                good.model_dump_json().replace('"quantity":1', '"quantity":0')
+            ),
+            lambda: good.evolve(lines=()),
+            lambda: Address(name=self.NAME, phone=int(self.PHONE)),
+            lambda: Address(name=self.NAME, phone=self.PHONE, detail=self.STREET, extra="x"),
+        ]
+        for attempt in attempts:
+            with pytest.raises(SchemaError) as info:
+                attempt()
+            errors.append(info.value)
+        return errors
+
+    def test_order_reprs_are_clean(self) -> None:
+        """repr and str of an order, its receiver and buyer hide the personal fields."""
+        order = Order(**self.order_data())
+        assert order.receiver is not None
+        assert order.receiver.phone is not None
+        assert order.receiver.phone.reveal() == self.PHONE
+        self.assert_clean(
+            repr(order),
+            str(order),
+            repr(order.receiver),
+            str(order.receiver),
+            repr(order.buyer),
+            repr(order.model_dump()),
+        )
+        assert "139****5678" in repr(order.receiver)
+
+    def test_schema_errors_are_clean(self) -> None:
+        """SchemaError text, repr, problems and traceback carry no personal data."""
+        for error in self.schema_errors():
+            assert error.problems
+            self.assert_clean(
+                str(error),
+                repr(error),
+                repr(error.problems),
+                error.message,
+                "".join(traceback.format_exception(error)),
+            )
+
+    def test_logs_are_clean(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Logging an order or a failed validation, traceback included, leaks nothing."""
+        logger = logging.getLogger("ordercore.tests.r16")
+        order = Order(**self.order_data())
+        with caplog.at_level(logging.DEBUG, logger="ordercore.tests.r16"):
+            logger.info("stored %s", order)
+            logger.info("stored %r receiver=%r", order, order.receiver)
+            logger.info("receiver %s", order.receiver)
+            for error in self.schema_errors():
+                try:
+                    raise error
+                except SchemaError:
+                    logger.exception("rejected order %s", error.channel_order_id)
+        assert len(caplog.records) == 9
+        self.assert_clean(caplog.text, *(r.getMessage() for r in caplog.records))
+        assert "3861740395217345201" in caplog.text
