@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -21,8 +22,8 @@ SPEC_EXAMPLE_MS = 1469918176385
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
     """Replace the clock ids reads with one that stays where the test puts it."""
-    monkeypatch.setattr(ids, "_last_ms", ids._last_ms)
-    monkeypatch.setattr(ids, "_last_random", ids._last_random)
+    monkeypatch.setattr(ids, "_last_ms", -1)
+    monkeypatch.setattr(ids, "_last_random", 0)
     clock = types.SimpleNamespace(ms=1_600_000_000_000)
     monkeypatch.setattr(ids, "time", types.SimpleNamespace(time_ns=lambda: clock.ms * 1_000_000))
     return clock
@@ -70,7 +71,7 @@ class TestOrdering:
     def test_strictly_increasing_in_a_tight_loop(self) -> None:
         """Ids made one after another always sort in creation order, with no repeats."""
         made = [new_id() for _ in range(20_000)]
-        assert all(a < b for a, b in zip(made, made[1:], strict=False))
+        assert all(a < b for a, b in itertools.pairwise(made))
         assert len(set(made)) == len(made)
 
     def test_strictly_increasing_within_one_millisecond(
@@ -78,7 +79,7 @@ class TestOrdering:
     ) -> None:
         """Ids from the same millisecond count up in their random part."""
         made = [new_id() for _ in range(5_000)]
-        assert all(a < b for a, b in zip(made, made[1:], strict=False))
+        assert all(a < b for a, b in itertools.pairwise(made))
         assert {id_time_ms(v) for v in made} == {frozen_clock.ms}
         assert {v[:10] for v in made} == {made[0][:10]}
 

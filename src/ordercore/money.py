@@ -201,9 +201,7 @@ class Money:
 
     def _same(self, other: Money, op: str) -> None:
         if other.currency != self.currency:
-            raise CurrencyMismatch(
-                f"cannot {op} {other.currency} and {self.currency} amounts"
-            )
+            raise CurrencyMismatch(f"cannot {op} {other.currency} and {self.currency} amounts")
 
     def __add__(self, other: object) -> Money:
         if isinstance(other, Money):
@@ -316,9 +314,7 @@ class Money:
         return cs.json_or_python_schema(
             json_schema=as_dict,
             python_schema=cs.no_info_plain_validator_function(_money_from_python),
-            serialization=cs.plain_serializer_function_ser_schema(
-                _money_to_json, when_used="json"
-            ),
+            serialization=cs.plain_serializer_function_ser_schema(_money_to_json, when_used="json"),
         )
 
     @classmethod
@@ -328,7 +324,9 @@ class Money:
         return {
             "type": "object",
             "title": "Money",
-            "description": "An exact amount: a decimal string in major units plus an ISO 4217 code.",
+            "description": (
+                "An exact amount: a decimal string in major units plus an ISO 4217 code."
+            ),
             "properties": {
                 "amount": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12.34"]},
                 "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "default": "CNY"},
@@ -466,4 +464,3 @@ def allocate(total: Money, weights: Sequence[Money | Decimal | int]) -> list[Mon
     for i in order[:left]:
         floors[i] += 1
     return [Money.from_minor(sign * f, total.currency) for f in floors]
-

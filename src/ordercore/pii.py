@@ -164,9 +164,7 @@ class Sensitive:
         return cs.json_or_python_schema(
             json_schema=cs.no_info_after_validator_function(cls, cs.str_schema(max_length=4096)),
             python_schema=cs.no_info_plain_validator_function(cls._coerce),
-            serialization=cs.plain_serializer_function_ser_schema(
-                cls.reveal, when_used="json"
-            ),
+            serialization=cs.plain_serializer_function_ser_schema(cls.reveal, when_used="json"),
         )
 
     @classmethod

@@ -228,7 +228,7 @@ def load(group: str, name: str) -> Any:
         if hint is not None:
             message += f"; install it with: pip install {hint}"
         all_off, names_off = _disabled()
-        if all_off or name in names_off:
+        if all_off or name in names_off or f"{group}:{name}" in names_off:
             message += f" (note: {DISABLE_ENV} is set)"
         raise PluginNotFound(message, group=group, name=name, hint=hint)
     with _lock:

@@ -30,8 +30,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
 from ordercore.errors import ConfigurationError, TimeParseError
 
 __all__ = [
-    "DEFAULT_ZONE",
     "ChannelTime",
+    "DEFAULT_ZONE",
     "EpochUnit",
     "parse_channel_time",
     "utc_now",
@@ -47,9 +47,7 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MS_THRESHOLD: Final = 10_000_000_000
 #: Epoch numbers at or above this are past 2200 in seconds and in milliseconds alike.
 _EPOCH_LIMIT: Final = 10**14
-_SENTINEL_STRINGS: Final = frozenset(
-    {"", "null", "none", "nil", "undefined", "0", "-"}
-)
+_SENTINEL_STRINGS: Final = frozenset({"", "null", "none", "nil", "undefined", "0", "-"})
 _SENTINEL_PREFIXES: Final = ("0000-00-00", "0001-01-01")
 _MIN_YEAR: Final = 1971
 _MAX_YEAR: Final = 2200
@@ -93,9 +91,9 @@ class ChannelTime(BaseModel):
     @field_validator("utc")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value if value.utcoffset() == timedelta(0) and value.tzinfo is UTC else (
-            value.astimezone(UTC)
-        )
+        if value.tzinfo is UTC:
+            return value
+        return value.astimezone(UTC)
 
     @classmethod
     def from_datetime(cls, value: datetime, *, zone: str = DEFAULT_ZONE) -> ChannelTime:
@@ -154,10 +152,11 @@ def _checked(instant: datetime, original: object) -> datetime:
 
 
 def _from_epoch(number: int | Decimal | float, unit: EpochUnit, original: object) -> datetime:
-    if not abs(number) < _EPOCH_LIMIT:
+    magnitude = -number if number < 0 else number
+    if not magnitude < _EPOCH_LIMIT:
         raise _out_of_range(original)
     if unit == "auto":
-        unit = "ms" if abs(number) >= _MS_THRESHOLD else "s"
+        unit = "ms" if magnitude >= _MS_THRESHOLD else "s"
     try:
         if isinstance(number, int):
             if unit == "ms":
@@ -256,4 +255,3 @@ def parse_channel_time(
     return ChannelTime.model_construct(
         utc=_checked(_to_utc(parsed, value), value), original=original, zone=None
     )
-

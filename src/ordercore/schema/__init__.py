@@ -50,7 +50,6 @@ from ordercore.schema._order import (
 
 __all__ = [
     "ATTRIBUTE_NAME",
-    "SCHEMA_VERSION",
     "Actor",
     "ActorKind",
     "Address",
@@ -78,6 +77,7 @@ __all__ = [
     "Presale",
     "PresalePhase",
     "RawPayload",
+    "SCHEMA_VERSION",
     "Shipment",
     "Source",
     "SourceKind",

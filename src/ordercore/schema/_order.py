@@ -19,7 +19,6 @@ from ordercore.schema._base import CanonicalModel
 from ordercore.timestamps import ChannelTime, utc_now
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Address",
     "B2BInfo",
     "Buyer",
@@ -37,6 +36,7 @@ __all__ = [
     "Presale",
     "PresalePhase",
     "RawPayload",
+    "SCHEMA_VERSION",
     "Shipment",
     "Source",
     "SourceKind",
@@ -435,7 +435,11 @@ class Order(CanonicalModel):
     source: Source
     buyer: Buyer = Field(default_factory=Buyer)
     receiver: Address | None = None
-    lines: Annotated[tuple[OrderLine, ...], Field(min_length=1, max_length=10_000)]
+    # At least one line: checked in _consistent (a length error here would also fire
+    # when a single line is invalid, which misleads); the schema still says minItems 1.
+    lines: Annotated[
+        tuple[OrderLine, ...], Field(max_length=10_000, json_schema_extra={"minItems": 1})
+    ]
     amounts: OrderAmounts
     payment: Payment | None = None
     presale: Presale | None = None
@@ -464,6 +468,8 @@ class Order(CanonicalModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Order:
+        if not self.lines:
+            raise ValueError("an order needs at least one line")
         ids = Counter(line.line_id for line in self.lines)
         duplicated = sorted(line_id for line_id, count in ids.items() if count > 1)
         if duplicated:

@@ -1,0 +1,77 @@
+"""The one entry point for checks: ``nox -s tests lint typecheck`` is what CI runs.
+
+Each session installs what it needs into its own virtual environment, so these
+commands work on a fresh machine with only Python and ``pip install nox``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.error_on_missing_interpreters = True
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+PYTHON = ["3.11"] if os.environ.get("CI") else None
+
+
+def install_everything(session: nox.Session, *extra: str) -> None:
+    """Core (editable, with test extras) and every plugin distribution under plugins/."""
+    session.install("-e", ".[test]", *extra)
+    for plugin in PLUGINS:
+        session.install("-e", str(plugin))
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite: core and every plugin (PostgreSQL tests need ORDERCORE_TEST_POSTGRES_URL)."""
+    install_everything(session)
+    paths = ["tests", *(str(p / "tests") for p in PLUGINS if (p / "tests").exists())]
+    session.run("pytest", *(session.posargs or paths))
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the library and the plugins' sources."""
+    install_everything(session, "mypy>=1.11")
+    session.run("mypy", "src", *(str(p / "src") for p in PLUGINS))
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly and run the examples in docstrings."""
+    install_everything(session, "mkdocs>=1.6")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(tempfile.mkdtemp()) / "site"))
+    session.run("pytest", "--doctest-modules", "src/ordercore", "-q", "-p", "no:randomly")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (``nox -s bench -- --full`` for the long versions)."""
+    install_everything(session)
+    quick = [] if "--full" in session.posargs else ["--quick"]
+    for script in sorted((ROOT / "benchmarks").glob("[a-z]*.py")):
+        session.run("python", str(script), *quick)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Run ``ordercore demo`` in a scratch directory."""
+    session.install("-e", ".")
+    workdir = tempfile.mkdtemp(prefix="ordercore-demo-")
+    with session.chdir(workdir):
+        session.run("ordercore", "demo", *session.posargs)
