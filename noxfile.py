@@ -30,7 +30,7 @@ def install_everything(session: nox.Session, *extra: str) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the whole test suite: core and every plugin (PostgreSQL tests need ORDERCORE_TEST_POSTGRES_URL)."""
+    """Run the whole test suite, core and plugins (PostgreSQL: set ORDERCORE_TEST_POSTGRES_URL)."""
     install_everything(session)
     paths = ["tests", *(str(p / "tests") for p in PLUGINS if (p / "tests").exists())]
     session.run("pytest", *(session.posargs or paths))

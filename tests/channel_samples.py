@@ -21,7 +21,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -254,6 +255,21 @@ class _Context:
     def where(self, path: str) -> str:
         order = f" {self.channel_order_id}" if self.channel_order_id else ""
         return f"{self.channel} order{order}, field {path}"
+
+    @contextmanager
+    def naming_errors(self) -> Iterator[None]:
+        """Give errors of the canonical models built here (``OrderLine``...) the channel order."""
+        try:
+            yield
+        except SchemaError as exc:
+            if exc.channel is not None or self.channel_order_id is None:
+                raise
+            raise SchemaError(
+                exc.problems,
+                model=exc.model,
+                channel=self.channel,
+                channel_order_id=self.channel_order_id,
+            ) from exc
 
     def error(self, path: str, problem: str, kind: str = "invalid") -> SchemaError:
         return SchemaError(
@@ -543,6 +559,21 @@ def _full_name(first: str | None, last: str | None) -> str | None:
     return _address_detail(first, last)
 
 
+def _mapped(
+    channel: str,
+    build: Callable[[_Node, str], Order],
+    data: Mapping[str, Any],
+    path: str,
+    raw_text: str,
+    *,
+    null_strings: bool = False,
+) -> Order:
+    """Run ``build`` on one order object of a payload, with errors that name the order."""
+    context = _Context(channel, null_strings=null_strings)
+    with context.naming_errors():
+        return build(_Node(data, path, context), raw_text)
+
+
 def _source(name: str) -> Source:
     return Source(kind=SourceKind.PULL, name=name)
 
@@ -579,8 +610,12 @@ def taobao_closed_order(text: str | None = None) -> Order:
 
 def map_taobao(payload: Mapping[str, Any], *, raw_text: str) -> Order:
     """Map a ``trade_fullinfo_get_response`` (also the JST ``jdp_response``) to an Order."""
-    context = _Context("taobao")
-    trade = _Node(payload, "", context).obj("trade_fullinfo_get_response").obj("trade")
+    return _mapped("taobao", _map_taobao, payload, "", raw_text)
+
+
+def _map_taobao(root: _Node, raw_text: str) -> Order:
+    context = root.context
+    trade = root.obj("trade_fullinfo_get_response").obj("trade")
     tid = trade.identify("tid_str", "tid")
     status_value = trade.text("status") or ""
     status = _status(context, trade.at("status"), status_value, TAOBAO_STATUS)
@@ -783,17 +818,19 @@ def map_jd_search_response(payload: Mapping[str, Any], *, raw_text: str) -> list
             f"JD reported an error: {api.text('chineseErrCode') or api.text('englishErrCode')}",
             "channel-error",
         )
-    return [_map_jd_order(node.data, node.path, raw_text) for node in result.objs("orderInfoList")]
+    return [
+        _mapped("jd", _map_jd_order, node.data, node.path, raw_text)
+        for node in result.objs("orderInfoList")
+    ]
 
 
 def map_jd(payload: Mapping[str, Any], *, raw_text: str) -> Order:
     """Map one ``OrderSearchInfo`` object (an ``orderInfoList[]`` element)."""
-    return _map_jd_order(payload, "", raw_text)
+    return _mapped("jd", _map_jd_order, payload, "", raw_text)
 
 
-def _map_jd_order(data: Mapping[str, Any], path: str, raw_text: str) -> Order:
-    context = _Context("jd")
-    order = _Node(data, path, context)
+def _map_jd_order(order: _Node, raw_text: str) -> Order:
+    context = order.context
     order_id = order.identify("orderId")
     state = order.text("orderState") or ""
     status = _status(context, order.at("orderState"), state, JD_STATUS)
@@ -930,8 +967,12 @@ def pdd_order(text: str | None = None) -> Order:
 
 def map_pdd(payload: Mapping[str, Any], *, raw_text: str) -> Order:
     """Map an ``order_info_get_response``. PDD money is yuan as JSON numbers."""
-    context = _Context("pdd")
-    info = _Node(payload, "", context).obj("order_info_get_response").obj("order_info")
+    return _mapped("pdd", _map_pdd, payload, "", raw_text)
+
+
+def _map_pdd(root: _Node, raw_text: str) -> Order:
+    context = root.context
+    info = root.obj("order_info_get_response").obj("order_info")
     order_sn = info.identify("order_sn")
     order_status = info.text("order_status") or ""
     status = _status(context, info.at("order_status"), order_status, PDD_STATUS)
@@ -1073,7 +1114,7 @@ def map_douyin(payload: Mapping[str, Any], *, raw_text: str) -> list[Order]:
             "channel-error",
         )
     return [
-        _map_douyin_order(node.data, node.path, raw_text)
+        _mapped("douyin", _map_douyin_order, node.data, node.path, raw_text)
         for node in root.obj("data").objs("shop_order_list")
     ]
 
@@ -1110,9 +1151,8 @@ def _douyin_status(node: _Node) -> ChannelStatus:
     )
 
 
-def _map_douyin_order(data: Mapping[str, Any], path: str, raw_text: str) -> Order:
-    context = _Context("douyin")
-    shop_order = _Node(data, path, context)
+def _map_douyin_order(shop_order: _Node, raw_text: str) -> Order:
+    context = shop_order.context
     order_id = shop_order.identify("order_id")
     channel_status = _douyin_status(shop_order)
     status = _status(context, shop_order.at("order_status"), channel_status.value, DOUYIN_STATUS)
@@ -1311,8 +1351,12 @@ def youzan_order(text: str | None = None) -> Order:
 
 def map_youzan(payload: Mapping[str, Any], *, raw_text: str) -> Order:
     """Map a ``youzan.trade.get`` response (yuan strings, ``""``/``"null"`` for absent values)."""
-    context = _Context("youzan", null_strings=True)
-    data = _Node(payload, "", context).obj("data")
+    return _mapped("youzan", _map_youzan, payload, "", raw_text, null_strings=True)
+
+
+def _map_youzan(root: _Node, raw_text: str) -> Order:
+    context = root.context
+    data = root.obj("data")
     full = data.obj("full_order_info")
     info = full.obj("order_info")
     tid = info.identify("tid")
@@ -1344,7 +1388,7 @@ def map_youzan(payload: Mapping[str, Any], *, raw_text: str) -> Order:
         line_discounts = _discount(
             DiscountFunder.SELLER,
             (price - (item.yuan("discount_price") or price)) * quantity,
-            "item discount",
+            "discount_price",
         )
         # The line's share of the order-level promotions: total_fee - payment, split by promotion.
         share = (item.yuan("total_fee") or Money.zero()) - (item.yuan("payment") or Money.zero())
@@ -1378,7 +1422,7 @@ def map_youzan(payload: Mapping[str, Any], *, raw_text: str) -> Order:
             )
         )
 
-    item_discounts = [d for line in lines for d in line.discounts if d.name == "item discount"]
+    item_discounts = [d for line in lines for d in line.discounts if d.name == "discount_price"]
     pay = full.obj("pay_info")
     address = full.obj("address_info")
     buyer = full.obj("buyer_info")
@@ -1499,8 +1543,11 @@ def wechat_channels_order(text: str | None = None) -> Order:
 
 def map_wechat_channels(payload: Mapping[str, Any], *, raw_text: str) -> Order:
     """Map a ``/channels/ec/order/get`` response (money in fen, times epoch s)."""
-    context = _Context("wechat_channels")
-    root = _Node(payload, "", context)
+    return _mapped("wechat_channels", _map_wechat_channels, payload, "", raw_text)
+
+
+def _map_wechat_channels(root: _Node, raw_text: str) -> Order:
+    context = root.context
     if root.int("errcode") not in (None, 0):
         raise context.error(
             "errcode", f"WeChat reported an error: {root.text('errmsg')}", "channel-error"
@@ -1677,8 +1724,11 @@ def xiaohongshu_order(text: str | None = None) -> Order:
 
 def map_xiaohongshu(payload: Mapping[str, Any], *, raw_text: str) -> Order:
     """Map an ``order.getOrderDetail`` response (money in fen, times epoch **ms**)."""
-    context = _Context("xiaohongshu")
-    root = _Node(payload, "", context)
+    return _mapped("xiaohongshu", _map_xiaohongshu, payload, "", raw_text)
+
+
+def _map_xiaohongshu(root: _Node, raw_text: str) -> Order:
+    context = root.context
     if root.int("error_code") not in (None, 0) or root.raw("success") is False:
         raise context.error(
             "error_code",
@@ -1880,8 +1930,12 @@ def shopify_order(text: str | None = None) -> Order:
 
 def map_shopify(payload: Mapping[str, Any], *, raw_text: str) -> Order:
     """Map a REST ``{"order": {...}}`` (decimal strings in the shop currency, ISO 8601 times)."""
-    context = _Context("shopify")
-    order = _Node(payload, "", context).obj("order")
+    return _mapped("shopify", _map_shopify, payload, "", raw_text)
+
+
+def _map_shopify(root: _Node, raw_text: str) -> Order:
+    context = root.context
+    order = root.obj("order")
     order_id = order.identify("id")
     currency = order.text("currency") or "USD"
     zero = Money.zero(currency)
@@ -2027,8 +2081,11 @@ def woocommerce_order(text: str | None = None) -> Order:
 
 def map_woocommerce(payload: Mapping[str, Any], *, raw_text: str) -> Order:
     """Map a REST v3 order; times come from the ``*_gmt`` twins (the others are site-local)."""
-    context = _Context("woocommerce")
-    order = _Node(payload, "", context)
+    return _mapped("woocommerce", _map_woocommerce, payload, "", raw_text)
+
+
+def _map_woocommerce(order: _Node, raw_text: str) -> Order:
+    context = order.context
     order_id = order.identify("id")
     currency = order.text("currency") or "USD"
     zero = Money.zero(currency)

@@ -31,7 +31,9 @@ class TestDemo:
             assert raw.execute("SELECT count(*) FROM orders").fetchone()[0] == 300
             channels = {row[0] for row in raw.execute("SELECT DISTINCT channel FROM orders")}
         assert {"taobao", "douyin", "pdd", "jd"} <= channels
-        all_row = next(line for line in out.splitlines() if line.startswith("all ") and "300" in line)
+        all_row = next(
+            line for line in out.splitlines() if line.startswith("all ") and "300" in line
+        )
         assert all_row.split()[-1] == "300"
 
     def test_demo_shows_progress_unless_quiet(
@@ -57,7 +59,9 @@ class TestDemo:
         assert "not an ordercore database" in capsys.readouterr().err
         assert foreign.read_text() == "keep me"
 
-    def test_demo_refuses_zero_orders(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_demo_refuses_zero_orders(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         """A request for no orders is an error with exit status 1, not an empty report."""
         assert main(["demo", "--orders", "0", "--db", str(tmp_path / "d.db")]) == 1
         assert "at least one order" in capsys.readouterr().err

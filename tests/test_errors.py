@@ -42,15 +42,15 @@ SAMPLES: dict[type[OrderCoreError], Callable[[], OrderCoreError]] = {
     OrderCoreError: lambda: OrderCoreError("something failed"),
     ConfigurationError: lambda: ConfigurationError("unknown time zone 'Beijing'"),
     StoreURLError: lambda: StoreURLError("no scheme in 'orders.db'", url="orders.db"),
-    PluginError: lambda: PluginError("plugin failed", group="ordercore.storage", name="x"),
+    PluginError: lambda: PluginError("plugin failed", group="ordercore.storage", plugin="x"),
     PluginNotFound: lambda: PluginNotFound(
         "no ordercore.storage plugin named 'postgresql'",
         group="ordercore.storage",
-        name="postgresql",
+        plugin="postgresql",
         hint="ordercore-postgres",
     ),
     PluginLoadError: lambda: PluginLoadError(
-        "plugin failed to load", group="ordercore.storage", name="postgresql"
+        "plugin failed to load", group="ordercore.storage", plugin="postgresql"
     ),
     MoneyError: lambda: MoneyError("amount is not a number: 'abc'"),
     FloatMoneyError: lambda: FloatMoneyError("amount is a float (0.1)"),
@@ -268,7 +268,7 @@ class TestMessages:
         assert (conflict.order_id, conflict.expected, conflict.actual) == ("A", 1, 2)
         missing = SAMPLES[PluginNotFound]()
         assert isinstance(missing, PluginNotFound)
-        assert (missing.group, missing.name, missing.hint) == (
+        assert (missing.group, missing.plugin, missing.hint) == (
             "ordercore.storage",
             "postgresql",
             "ordercore-postgres",

@@ -625,10 +625,12 @@ class TestPydantic:
 
     def test_json_refuses_amounts_too_long_to_hold_exactly(self) -> None:
         """An amount with more digits than Decimal holds is refused, not rounded."""
-        for digits in (29, 40):
-            text = json.dumps({"price": {"amount": "9" * digits + ".00"}})
-            with pytest.raises(pydantic.ValidationError, match="too large"):
-                PricedItem.model_validate_json(text)
+        text = json.dumps({"price": {"amount": "9" * 29 + ".00"}})
+        with pytest.raises(pydantic.ValidationError, match="too large"):
+            PricedItem.model_validate_json(text)
+        text = json.dumps({"price": {"amount": "9" * 40 + ".00"}})
+        with pytest.raises(pydantic.ValidationError, match="at most 40 characters"):
+            PricedItem.model_validate_json(text)
 
     def test_python_float_is_refused_with_float_money_error(self) -> None:
         """A float in Python input fails validation, caused by FloatMoneyError."""
@@ -648,11 +650,19 @@ class TestPydantic:
         assert again.price.amount.as_tuple() == item.price.amount.as_tuple()
         assert json.loads(text)["price"] == {"amount": str(item.price.amount), "currency": "CNY"}
 
-    @pytest.mark.parametrize("amount", ["12.3", "12", "-.50", "0012.30", "1,234.50"])
-    def test_json_accepts_non_canonical_amount_strings(self, amount: str) -> None:
-        """Amount strings other than the canonical form read as Money() reads them."""
+    @pytest.mark.parametrize("amount", ["12.3", "12", "0012.30", "-0.50"])
+    def test_json_accepts_plain_decimal_amount_strings(self, amount: str) -> None:
+        """Plain decimal strings that are not in canonical form still read as Money() reads them."""
         item = PricedItem.model_validate_json(json.dumps({"price": {"amount": amount}}))
         assert item.price == Money(amount)
+
+    @pytest.mark.parametrize("amount", ["-.50", "1,234.50", "+5", "1E+2", "12.", " 12"])
+    def test_json_refuses_amounts_the_schema_does_not_allow(self, amount: str) -> None:
+        """The JSON form is plain digits, as the published JSON Schema says; nothing looser."""
+        with pytest.raises(pydantic.ValidationError, match="pattern"):
+            PricedItem.model_validate_json(json.dumps({"price": {"amount": amount}}))
+        schema = PricedItem.model_json_schema()
+        assert not jsonschema.Draft202012Validator(schema).is_valid({"price": {"amount": amount}})
 
     @given(moneys)
     def test_dumped_json_matches_the_json_schema(self, money: Money) -> None:

@@ -1,4 +1,4 @@
-"""The plugin registry: lazy entry-point discovery, built-ins through the same door, hints, switches."""
+"""The plugin registry: lazy discovery, built-ins through the same door, hints, switches."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ class TestDiscovery:
         assert type(store).__name__ == "AcmeStore"
 
     def test_a_broken_plugin_raises_plugin_load_error_naming_it(self, fake_site: Path) -> None:
-        """Loading a plugin whose import fails says which plugin and distribution, with the cause."""
+        """A plugin whose import fails names the plugin, its distribution and the cause."""
         with pytest.raises(PluginLoadError) as caught:
             plugins.load("ordercore.storage", "broken")
         message = str(caught.value)
@@ -122,7 +122,7 @@ class TestDiscovery:
         assert any("broken" in record.getMessage() for record in caplog.records)
 
     def test_import_ordercore_scans_nothing(self, fake_site: Path) -> None:
-        """A broken plugin never breaks importing ordercore, because import reads no entry points."""
+        """A broken plugin never breaks importing ordercore: import reads no entry points."""
         import importlib
 
         importlib.reload(ordercore)
@@ -169,7 +169,7 @@ class TestMissing:
 
     def test_unknown_group_is_a_configuration_error(self) -> None:
         """Only the five documented groups exist."""
-        with pytest.raises(ConfigurationError, match="ordercore.storage"):
+        with pytest.raises(ConfigurationError, match=r"ordercore\.storage"):
             plugins.load("ordercore.stores", "sqlite")
 
 

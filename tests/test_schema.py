@@ -1,4 +1,4 @@
-"""The canonical order's own rules: validation, typed errors, immutability, attributes, JSON Schema."""
+"""The canonical order's own rules: validation, errors, immutability, attributes, JSON Schema."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ class TestAttributes:
         ],
     )
     def test_values_keep_their_type_through_json(self, value: Any, kind: str) -> None:
-        """D2: a channel fact becomes a typed attribute and reads back equal after a JSON round trip."""
+        """D2: a channel fact becomes a typed attribute and reads back equal after JSON."""
         order = Order(**minimal()).with_attribute("channel_fact", value)
         assert order.attributes["channel_fact"].type == kind
         back = Order.model_validate_json(order.model_dump_json())
@@ -181,7 +181,7 @@ class TestAttributes:
 
 class TestAmounts:
     def test_identity_and_discounts_by_funder(self) -> None:
-        """goods + shipping + tax + fees + adjustment - discounts = paid; discounts sum by funder."""
+        """goods + shipping + tax + fees + adjustment - discounts = paid; sums by funder."""
         amounts = OrderAmounts(
             goods=Money("300.00"),
             shipping=Money("10.00"),

@@ -37,7 +37,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_schema(args: argparse.Namespace) -> int:
     from ordercore import schema
 
-    models = {"Order": schema.Order, "OrderEvent": schema.OrderEvent}
+    models: dict[str, type[schema.CanonicalModel]] = {
+        "Order": schema.Order,
+        "OrderEvent": schema.OrderEvent,
+    }
     text = schema.json_schema_text(models[args.model], indent=args.indent)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")

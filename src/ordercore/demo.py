@@ -190,7 +190,10 @@ def format_summary(summary: DemoSummary) -> str:
     """Render the summary as the plain-text tables ``ordercore demo`` prints."""
     channels = sorted(summary.totals)
     statuses = [s for s in _STATUS_ORDER if any(k[1] == s for k in summary.by_channel_status)]
-    short = {s: s.replace("pending_payment", "unpaid").replace("under_review", "review") for s in statuses}
+    short = {
+        s: s.replace("pending_payment", "unpaid").replace("under_review", "review")
+        for s in statuses
+    }
     lines = [f"ordercore demo: {summary.stored} orders in {summary.path}", ""]
     lines.append("Orders per channel and status")
     header = f"{'channel':<16}" + "".join(f"{short[s]:>11}" for s in statuses) + f"{'total':>8}"
@@ -199,9 +202,13 @@ def format_summary(summary: DemoSummary) -> str:
     for channel in channels:
         row = [summary.by_channel_status.get((channel, s), 0) for s in statuses]
         lines.append(f"{channel:<16}" + "".join(f"{n:>11}" for n in row) + f"{sum(row):>8}")
-    column_totals = [sum(summary.by_channel_status.get((c, s), 0) for c in channels) for s in statuses]
+    column_totals = [
+        sum(summary.by_channel_status.get((c, s), 0) for c in channels) for s in statuses
+    ]
     lines.append("-" * len(header))
-    lines.append(f"{'all':<16}" + "".join(f"{n:>11}" for n in column_totals) + f"{sum(column_totals):>8}")
+    lines.append(
+        f"{'all':<16}" + "".join(f"{n:>11}" for n in column_totals) + f"{sum(column_totals):>8}"
+    )
     lines.append("")
     lines.append("Money per channel (CNY): goods + shipping - discounts = paid")
     money_header = (
@@ -225,7 +232,8 @@ def format_summary(summary: DemoSummary) -> str:
     channel_paid = sum((summary.totals[c].paid for c in channels), Money.zero())
     lines.append(
         f"check: per-channel paid sums to {channel_paid.amount:,} and the grand total is "
-        f"{summary.grand_total.paid.amount:,} -> {'equal' if channel_paid == summary.grand_total.paid else 'DIFFERENT'}"
+        f"{summary.grand_total.paid.amount:,} -> "
+        f"{'equal' if channel_paid == summary.grand_total.paid else 'DIFFERENT'}"
     )
     lines.append(
         f"check: goods + shipping - discounts = paid for every order -> "

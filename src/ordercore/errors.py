@@ -8,10 +8,10 @@ already catches those keeps working.
 
 ::
 
-    OrderCoreError
+    OrderCoreError .................................... ordercore-error
     ├── ConfigurationError (ValueError) ............... config-invalid
     │   └── StoreURLError ............................. store-url-invalid
-    ├── PluginError
+    ├── PluginError ................................... plugin-failed
     │   ├── PluginNotFound (LookupError) .............. plugin-not-found
     │   └── PluginLoadError (ImportError) ............. plugin-load-failed
     ├── MoneyError (ValueError) ....................... money-invalid
@@ -35,7 +35,7 @@ masked (``138****8000``) before they reach an error.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 __all__ = [
     "AllocationError",
@@ -81,6 +81,11 @@ class OrderCoreError(Exception):
     def __str__(self) -> str:
         return f"{self.message} [{self.code}] (see {DOCS_URL}#{self.code})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only context; rebuild from the message and the
+        # attributes so errors survive pickling (process pools, multiprocessing).
+        return (_restore, (type(self), self.message, dict(self.__dict__)))
+
 
 # -- configuration and plugins ----------------------------------------------------
 
@@ -106,9 +111,9 @@ class PluginError(OrderCoreError):
 
     code = "plugin-failed"
 
-    def __init__(self, message: str, *, group: str, name: str) -> None:
+    def __init__(self, message: str, *, group: str, plugin: str) -> None:
         self.group = group
-        self.name = name
+        self.plugin = plugin
         super().__init__(message)
 
 
@@ -121,11 +126,9 @@ class PluginNotFound(PluginError, LookupError):
 
     code = "plugin-not-found"
 
-    def __init__(
-        self, message: str, *, group: str, name: str, hint: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, group: str, plugin: str, hint: str | None = None) -> None:
         self.hint = hint
-        super().__init__(message, group=group, name=name)
+        super().__init__(message, group=group, plugin=plugin)
 
 
 class PluginLoadError(PluginError, ImportError):
@@ -321,6 +324,13 @@ class MigrationError(StoreError):
     code = "store-migration"
 
 
+def _restore(cls: type[OrderCoreError], message: str, state: dict[str, Any]) -> OrderCoreError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
 def all_error_classes() -> list[type[OrderCoreError]]:
     """Return every error class defined here, root first (used to check the docs)."""
     found: list[type[OrderCoreError]] = []
@@ -331,4 +341,3 @@ def all_error_classes() -> list[type[OrderCoreError]]:
             found.append(cls)
             pending.extend(sorted(cls.__subclasses__(), key=lambda c: c.__name__))
     return [c for c in found if c.__module__ == __name__]
-

@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 DEFAULT_CURRENCY: Final = "CNY"
+#: The JSON form of an amount: plain decimal digits, no exponent, sign or separators.
+_JSON_AMOUNT: Final = r"^-?\d+(\.\d+)?$"
 
 #: Digits after the decimal point for currencies that are not the common two.
 _MINOR_DIGITS: Final[dict[str, int]] = {
@@ -219,6 +221,8 @@ class Money:
         if isinstance(other, Money):
             self._same(other, "subtract")
             return Money(self.amount - other.amount, self.currency)
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self
         if isinstance(other, float):
             raise FloatMoneyError("cannot subtract a float from Money")
         return NotImplemented
@@ -304,11 +308,14 @@ class Money:
             _money_from_dict,
             cs.typed_dict_schema(
                 {
-                    "amount": cs.typed_dict_field(cs.str_schema()),
-                    "currency": cs.typed_dict_field(
-                        cs.str_schema(min_length=3, max_length=3), required=False
+                    "amount": cs.typed_dict_field(
+                        cs.str_schema(pattern=_JSON_AMOUNT, max_length=40)
                     ),
-                }
+                    "currency": cs.typed_dict_field(
+                        cs.str_schema(pattern="^[A-Z]{3}$"), required=False
+                    ),
+                },
+                extra_behavior="forbid",
             ),
         )
         return cs.json_or_python_schema(
@@ -328,7 +335,7 @@ class Money:
                 "An exact amount: a decimal string in major units plus an ISO 4217 code."
             ),
             "properties": {
-                "amount": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12.34"]},
+                "amount": {"type": "string", "pattern": _JSON_AMOUNT, "examples": ["12.34"]},
                 "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "default": "CNY"},
             },
             "required": ["amount"],
@@ -369,7 +376,7 @@ def _money_from_python(value: object) -> Money:
             raise MoneyError("money object needs an 'amount'")
         return Money(value["amount"], value.get("currency", DEFAULT_CURRENCY))
     if isinstance(value, Decimal | int | str | float):
-        return Money(value)
+        return Money(value)  # type: ignore[arg-type]  # a float raises FloatMoneyError
     raise MoneyError(f"expected Money, got {type(value).__name__}")
 
 
@@ -407,12 +414,12 @@ def sum_money(amounts: Iterable[Money], currency: str = DEFAULT_CURRENCY) -> Mon
     """Add amounts exactly; an empty iterable gives zero in ``currency``.
 
     Raises:
-        CurrencyMismatch: the amounts are in different currencies.
+        CurrencyMismatch: the amounts are in different currencies, or not in ``currency``.
     """
-    total: Money | None = None
+    total = Money.zero(currency)
     for amount in amounts:
-        total = amount if total is None else total + amount
-    return Money.zero(currency) if total is None else total
+        total += amount
+    return total
 
 
 def allocate(total: Money, weights: Sequence[Money | Decimal | int]) -> list[Money]:

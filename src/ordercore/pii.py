@@ -82,8 +82,9 @@ class Sensitive:
     __slots__ = ("_value",)
 
     kind: ClassVar[str] = "personal data"
+    _value: str
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str | Sensitive) -> None:
         if isinstance(value, Sensitive):
             value = value.reveal()
         if not isinstance(value, str):
@@ -92,7 +93,7 @@ class Sensitive:
 
     def reveal(self) -> str:
         """Return the real value. Call it only where the plaintext is needed."""
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
     @property
     def is_ciphertext(self) -> bool:
@@ -146,7 +147,7 @@ class Sensitive:
     @classmethod
     def _coerce(cls, value: object) -> Sensitive:
         if type(value) is cls:
-            return value  # type: ignore[return-value]
+            return value
         if isinstance(value, Sensitive):
             return cls(value.reveal())
         if isinstance(value, str):

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -162,7 +163,7 @@ def _discover(group: str) -> dict[str, _Entry]:
     found: dict[str, _Entry] = {}
     for name, target in _BUILTINS.get(group, {}).items():
         info = PluginInfo(group, name, target, _BUILTIN_DISTRIBUTION, builtin=True)
-        found[name] = _Entry(info, lambda t=target: _import_target(t))
+        found[name] = _Entry(info, functools.partial(_import_target, target))
     all_off, names_off = _disabled()
     try:
         declared = entry_points(group=group)
@@ -230,7 +231,7 @@ def load(group: str, name: str) -> Any:
         all_off, names_off = _disabled()
         if all_off or name in names_off or f"{group}:{name}" in names_off:
             message += f" (note: {DISABLE_ENV} is set)"
-        raise PluginNotFound(message, group=group, name=name, hint=hint)
+        raise PluginNotFound(message, group=group, plugin=name, hint=hint)
     with _lock:
         if entry.done:
             return entry.loaded
@@ -239,10 +240,9 @@ def load(group: str, name: str) -> Any:
         except Exception as exc:
             source = entry.info.distribution or "register()"
             raise PluginLoadError(
-                f"plugin {group}:{name} from {source} failed to load: "
-                f"{type(exc).__name__}: {exc}",
+                f"plugin {group}:{name} from {source} failed to load: {type(exc).__name__}: {exc}",
                 group=group,
-                name=name,
+                plugin=name,
             ) from exc
         entry.loaded, entry.done = obj, True
         return obj
@@ -303,7 +303,7 @@ def register(group: str, name: str, obj: Any, *, replace: bool = False) -> _Regi
         previous = overrides.get(name)
         if isinstance(obj, str):
             info = PluginInfo(group, name, obj, None, builtin=False)
-            overrides[name] = _Entry(info, lambda t=obj: _import_target(t))
+            overrides[name] = _Entry(info, functools.partial(_import_target, obj))
         else:
             info = PluginInfo(group, name, None, None, builtin=False)
             overrides[name] = _Entry(info, lambda: obj, loaded=obj, done=True)
@@ -315,4 +315,3 @@ def reset() -> None:
     with _lock:
         _discovered.clear()
         _overrides.clear()
-

@@ -98,13 +98,11 @@ def json_schema(model: type[CanonicalModel] = Order) -> dict[str, Any]:
     ``{"amount": "12.34", "currency": "CNY"}``, times as
     ``{"utc": ..., "original": ..., "zone": ...}``, personal fields as strings.
     """
-    schema = model.model_json_schema(mode="validation")
-    schema = {
+    return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": _SCHEMA_ID.format(version=SCHEMA_VERSION),
-        **schema,
+        **model.model_json_schema(mode="validation"),
     }
-    return schema
 
 
 def json_schema_text(model: type[CanonicalModel] = Order, *, indent: int = 2) -> str:

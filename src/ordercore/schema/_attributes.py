@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import AwareDatetime, Field, JsonValue, StrictBool, StrictInt, StrictStr
 
-from ordercore.errors import SchemaError, FieldProblem
+from ordercore.errors import FieldProblem, SchemaError
 from ordercore.money import Money
 from ordercore.schema._base import CanonicalModel
 
@@ -92,9 +92,7 @@ CustomAttribute: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 
-Attributes: TypeAlias = dict[
-    Annotated[str, Field(pattern=ATTRIBUTE_NAME)], CustomAttribute
-]
+Attributes: TypeAlias = dict[Annotated[str, Field(pattern=ATTRIBUTE_NAME)], CustomAttribute]
 
 
 def attribute(value: Any) -> CustomAttribute:

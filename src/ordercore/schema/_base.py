@@ -32,9 +32,7 @@ def problems_from(exc: ValidationError) -> list[FieldProblem]:
     return problems
 
 
-def schema_error_from(
-    exc: ValidationError, model: str, data: object = None
-) -> SchemaError:
+def schema_error_from(exc: ValidationError, model: str, data: object = None) -> SchemaError:
     """Build a SchemaError that names the fields and, when known, the channel order."""
     channel = channel_order_id = None
     if isinstance(data, Mapping):
@@ -77,7 +75,7 @@ class CanonicalModel(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @classmethod
-    def model_validate(cls, obj: Any, **options: Any) -> Self:  # type: ignore[override]
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
         """Validate a Python object; raises SchemaError instead of pydantic's error."""
         try:
             return super().model_validate(obj, **options)
@@ -85,9 +83,7 @@ class CanonicalModel(BaseModel):
             raise schema_error_from(exc, cls.__name__, obj) from None
 
     @classmethod
-    def model_validate_json(  # type: ignore[override]
-        cls, json_data: str | bytes | bytearray, **options: Any
-    ) -> Self:
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
         """Validate JSON text; raises SchemaError instead of pydantic's error."""
         try:
             return super().model_validate_json(json_data, **options)

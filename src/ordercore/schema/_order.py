@@ -7,14 +7,19 @@ from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from ordercore.ids import new_id
 from ordercore.money import Money, sum_money
 from ordercore.pii import AddressText, PersonName, PhoneNumber
-from ordercore.schema._attributes import Attributes, CustomAttribute, attribute, check_attribute_name
+from ordercore.schema._attributes import (
+    Attributes,
+    CustomAttribute,
+    attribute,
+    check_attribute_name,
+)
 from ordercore.schema._base import CanonicalModel
 from ordercore.timestamps import ChannelTime, utc_now
 
@@ -43,7 +48,7 @@ __all__ = [
 ]
 
 #: The version of the canonical schema this code writes. Stored orders carry it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -236,9 +241,7 @@ class OrderAmounts(CanonicalModel):
     def discount_by(self, funder: DiscountFunder | str) -> Money:
         """The discounts funded by ``funder`` (``"platform"``, ``"seller"``, ...)."""
         funder = DiscountFunder(funder)
-        return sum_money(
-            (d.amount for d in self.discounts if d.funded_by is funder), self.currency
-        )
+        return sum_money((d.amount for d in self.discounts if d.funded_by is funder), self.currency)
 
     @property
     def expected_paid(self) -> Money:
@@ -376,7 +379,7 @@ class RawPayload(CanonicalModel):
         """Keep an already-parsed JSON value (for payloads not received as text)."""
         return cls(text=json.dumps(value, ensure_ascii=False, default=str))
 
-    def json(self) -> Any:
+    def parse_json(self) -> Any:
         """Parse the payload as JSON, decimals and big integers exact."""
         return json.loads(self.text, parse_float=Decimal)
 

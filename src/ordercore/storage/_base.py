@@ -132,9 +132,7 @@ class BaseStore(ABC):
         return Change(stored, CREATED, [created, *_stamp(events, order.id, 1)])
 
     @staticmethod
-    def _update_change(
-        order: Order, events: Sequence[OrderEvent], actor: Actor | None
-    ) -> Change:
+    def _update_change(order: Order, events: Sequence[OrderEvent], actor: Actor | None) -> Change:
         if order.version < 1:
             raise VersionConflict(
                 f"order {order.id} has version 0: it was never stored; use put()",
@@ -146,9 +144,7 @@ class BaseStore(ABC):
         stored = order.model_copy(update={"version": order.version + 1, "updated_at": now})
         if not events:
             events = [
-                OrderEvent(
-                    order_id=order.id, type=UPDATED, at=now, actor=actor or Actor.system()
-                )
+                OrderEvent(order_id=order.id, type=UPDATED, at=now, actor=actor or Actor.system())
             ]
         return Change(stored, UPDATED, _stamp(events, order.id, stored.version))
 
@@ -189,4 +185,3 @@ def _stamp(events: Sequence[OrderEvent], order_id: str, version: int) -> list[st
             )
         stamped.append(event.model_copy(update={"order_version": version}).model_dump_json())
     return stamped
-

@@ -261,9 +261,7 @@ class MemoryStore(BaseStore):
         return rows
 
     def _query(self, query: OrderQuery) -> list[Order]:
-        return [
-            Order.model_validate_json(row.json) for row in self._matching(query)[: query.limit]
-        ]
+        return [Order.model_validate_json(row.json) for row in self._matching(query)[: query.limit]]
 
     def _count(self, query: OrderQuery) -> int:
         return len(self._matching(attrs.evolve(query, after=None)))
@@ -276,12 +274,10 @@ class MemoryStore(BaseStore):
 
     # -- outbox -------------------------------------------------------------------------------
 
-    def claim_outbox(
-        self, limit: int = 100, *, lease_seconds: float = 30.0
-    ) -> list[OutboxMessage]:
+    def claim_outbox(self, limit: int = 100, *, lease_seconds: float = 30.0) -> list[OutboxMessage]:
         self._check_open()
         now = time.monotonic()
-        claimed = []
+        claimed: list[OutboxMessage] = []
         with self._lock:
             for entry in self._outbox:
                 if len(claimed) >= limit:
@@ -307,9 +303,7 @@ class MemoryStore(BaseStore):
 
     # -- idempotency ----------------------------------------------------------------------------
 
-    def remember(
-        self, key: str, fingerprint: str, result: Mapping[str, Any]
-    ) -> IdempotencyRecord:
+    def remember(self, key: str, fingerprint: str, result: Mapping[str, Any]) -> IdempotencyRecord:
         self._check_open()
         text = result_json(result)
         with self._lock:

@@ -261,9 +261,7 @@ class OrderStore(Protocol):
         """How many messages are not yet delivered."""
         ...
 
-    def remember(
-        self, key: str, fingerprint: str, result: Mapping[str, Any]
-    ) -> IdempotencyRecord:
+    def remember(self, key: str, fingerprint: str, result: Mapping[str, Any]) -> IdempotencyRecord:
         """Record ``result`` under ``key`` unless the key is known; return what is recorded.
 
         Raises:

@@ -206,7 +206,9 @@ class SQLiteStore(BaseStore):
             try:
                 settings["timeout"] = float(query["timeout"])
             except ValueError:
-                raise StoreURLError(f"timeout must be a number of seconds in {url!r}", url=url)
+                raise StoreURLError(
+                    f"timeout must be a number of seconds in {url!r}", url=url
+                ) from None
         if "synchronous" in query:
             settings["synchronous"] = query["synchronous"]
         settings.update(options)
@@ -342,9 +344,7 @@ class SQLiteStore(BaseStore):
             existing_id=existing,
         )
 
-    def _replay(
-        self, db: sqlite3.Connection, key: str | None, fingerprint: str
-    ) -> Order | None:
+    def _replay(self, db: sqlite3.Connection, key: str | None, fingerprint: str) -> Order | None:
         if key is None:
             return None
         row = db.execute(
@@ -369,8 +369,12 @@ class SQLiteStore(BaseStore):
         if key is not None:
             db.execute(
                 "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)",
-                (key, fingerprint, dumps({"order_id": order.id, "version": order.version}),
-                 _now_us()),
+                (
+                    key,
+                    fingerprint,
+                    dumps({"order_id": order.id, "version": order.version}),
+                    _now_us(),
+                ),
             )
 
     def put(
@@ -560,14 +564,14 @@ class SQLiteStore(BaseStore):
             "SELECT payload FROM order_changes WHERE order_id = ? ORDER BY id", (order_id,)
         )
         return [
-            OrderEvent.model_validate(event) for row in rows for event in json.loads(row[0])["events"]
+            OrderEvent.model_validate(event)
+            for row in rows
+            for event in json.loads(row[0])["events"]
         ]
 
     # -- outbox -------------------------------------------------------------------------------
 
-    def claim_outbox(
-        self, limit: int = 100, *, lease_seconds: float = 30.0
-    ) -> list[OutboxMessage]:
+    def claim_outbox(self, limit: int = 100, *, lease_seconds: float = 30.0) -> list[OutboxMessage]:
         now = _now_us()
         until = now + int(lease_seconds * 1_000_000)
         with self._write() as db:
@@ -609,9 +613,7 @@ class SQLiteStore(BaseStore):
 
     # -- idempotency ----------------------------------------------------------------------------
 
-    def remember(
-        self, key: str, fingerprint: str, result: Mapping[str, Any]
-    ) -> IdempotencyRecord:
+    def remember(self, key: str, fingerprint: str, result: Mapping[str, Any]) -> IdempotencyRecord:
         text = result_json(result)
         with self._write() as db:
             db.execute(
@@ -638,6 +640,8 @@ class SQLiteStore(BaseStore):
             return None
         fingerprint, result, created = rows[0]
         return IdempotencyRecord(
-            key=key, fingerprint=fingerprint, result=json.loads(result),
+            key=key,
+            fingerprint=fingerprint,
+            result=json.loads(result),
             created_at=from_micros(created),
         )

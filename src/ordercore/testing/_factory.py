@@ -80,7 +80,10 @@ _CHANNEL_STATUS: Final[dict[str, dict[OrderStatus, tuple[str, dict[str, str]]]]]
         OrderStatus.SHIPPED: ("WAIT_BUYER_CONFIRM_GOODS", {}),
         OrderStatus.COMPLETED: ("TRADE_FINISHED", {}),
         OrderStatus.CANCELLED: ("TRADE_CLOSED_BY_TAOBAO", {}),
-        OrderStatus.AFTER_SALE: ("WAIT_BUYER_CONFIRM_GOODS", {"refund_status": "WAIT_SELLER_AGREE"}),
+        OrderStatus.AFTER_SALE: (
+            "WAIT_BUYER_CONFIRM_GOODS",
+            {"refund_status": "WAIT_SELLER_AGREE"},
+        ),
     },
     "jd": {
         OrderStatus.PAID: ("WAIT_SELLER_STOCK_OUT", {}),
@@ -177,8 +180,13 @@ _REGIONS: Final = (
 _SURNAMES: Final = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN: Final = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
 _STREETS: Final = ("文三路", "南京西路", "中山路", "科技园南路", "建国路", "人民南路", "珞喻路")
-_CARRIERS: Final = (("shunfeng", "顺丰速运"), ("zhongtong", "中通快递"), ("yuantong", "圆通速递"),
-                    ("jd", "京东物流"), ("yunda", "韵达快递"))
+_CARRIERS: Final = (
+    ("shunfeng", "顺丰速运"),
+    ("zhongtong", "中通快递"),
+    ("yuantong", "圆通速递"),
+    ("jd", "京东物流"),
+    ("yunda", "韵达快递"),
+)
 
 
 def _channel_status(channel: str, status: OrderStatus) -> ChannelStatus:
@@ -257,7 +265,9 @@ class OrderFactory:
             raise ValueError(f"unknown channel {channel!r}; known: {sorted(CHANNELS)}")
         _, time_format, source_kind, source_name = CHANNELS[channel]
         if status is None:
-            status = rnd.choices([s for s, _ in _STATUS_WEIGHTS], [w for _, w in _STATUS_WEIGHTS])[0]
+            status = rnd.choices([s for s, _ in _STATUS_WEIGHTS], [w for _, w in _STATUS_WEIGHTS])[
+                0
+            ]
         status = OrderStatus(status)
         if channel == "pos":
             status = OrderStatus.COMPLETED
@@ -269,15 +279,25 @@ class OrderFactory:
         created_at = self._channel_time(placed, time_format)
         channel_order_id = self._channel_order_id(channel, placed)
 
-        order_lines = self._lines(channel, channel_order_id, lines or rnd.choice((1, 1, 1, 2, 2, 3, 4)))
+        order_lines = self._lines(
+            channel, channel_order_id, lines or rnd.choice((1, 1, 1, 2, 2, 3, 4))
+        )
         goods = sum_money(line.goods for line in order_lines)
-        shipping = Money("0.00") if goods >= Money("99.00") else Money(rnd.choice(("8.00", "10.00", "12.00")))
+        shipping = (
+            Money("0.00")
+            if goods >= Money("99.00")
+            else Money(rnd.choice(("8.00", "10.00", "12.00")))
+        )
         discounts = self._discounts(goods)
         discount_total = sum_money(d.amount for d in discounts)
         shares = allocate(discount_total, [line.goods for line in order_lines])
         order_lines = [
             line.evolve(
-                discounts=(Discount(funded_by=DiscountFunder.SELLER, amount=share, name="order discount share"),)
+                discounts=(
+                    Discount(
+                        funded_by=DiscountFunder.SELLER, amount=share, name="order discount share"
+                    ),
+                )
                 if share
                 else (),
                 paid=line.goods - share,
@@ -285,13 +305,17 @@ class OrderFactory:
             for line, share in zip(order_lines, shares, strict=True)
         ]
         paid = goods + shipping - discount_total
-        amounts = OrderAmounts(goods=goods, shipping=shipping, discounts=tuple(discounts), paid=paid)
+        amounts = OrderAmounts(
+            goods=goods, shipping=shipping, discounts=tuple(discounts), paid=paid
+        )
 
         paid_at = None
         if status is not OrderStatus.PENDING_PAYMENT and not (
             status is OrderStatus.CANCELLED and rnd.random() < 0.5
         ):
-            paid_at = self._channel_time(placed + timedelta(seconds=rnd.randrange(5, 900)), time_format)
+            paid_at = self._channel_time(
+                placed + timedelta(seconds=rnd.randrange(5, 900)), time_format
+            )
         shipments: tuple[Shipment, ...] = ()
         shipped_at = None
         if status in _SHIPPED:
@@ -338,9 +362,13 @@ class OrderFactory:
             tags.append("engraving")
         attributes = {}
         if channel == "taobao" and rnd.random() < 0.2:
-            attributes["service_package"] = attribute({"id": "SP-INSTALL", "name": "送货入户并安装"})
+            attributes["service_package"] = attribute(
+                {"id": "SP-INSTALL", "name": "送货入户并安装"}
+            )
         if channel == "jd" and rnd.random() < 0.5:
-            attributes["invoice_type"] = attribute(rnd.choice(("普通发票", "增值税专用发票", "电子发票")))
+            attributes["invoice_type"] = attribute(
+                rnd.choice(("普通发票", "增值税专用发票", "电子发票"))
+            )
         if channel == "wechat_channels" and rnd.random() < 0.4:
             attributes["referrer_id"] = attribute(f"finder_{rnd.randrange(10_000, 99_999)}")
 
@@ -352,7 +380,10 @@ class OrderFactory:
             province=region[0],
             city=region[1],
             district=region[2],
-            detail=f"{rnd.choice(_STREETS)}{rnd.randrange(1, 999)}号{rnd.randrange(1, 30)}幢{rnd.randrange(101, 2801)}室",
+            detail=(
+                f"{rnd.choice(_STREETS)}{rnd.randrange(1, 999)}号"
+                f"{rnd.randrange(1, 30)}幢{rnd.randrange(101, 2801)}室"
+            ),
         )
         raw = self._raw(channel, channel_order_id, status, created_at, amounts, order_lines)
         data: dict[str, Any] = {
@@ -362,12 +393,16 @@ class OrderFactory:
             "order_type": order_type,
             "status": status,
             "channel_status": _channel_status(channel, status),
-            "source": Source(kind=source_kind, name=source_name, received_at=placed + timedelta(seconds=3)),
+            "source": Source(
+                kind=source_kind, name=source_name, received_at=placed + timedelta(seconds=3)
+            ),
             "buyer": Buyer(channel_buyer_id=f"{channel}_buyer_{rnd.randrange(1, 5000)}"),
             "receiver": receiver,
             "lines": tuple(order_lines),
             "amounts": amounts,
-            "payment": Payment(method=rnd.choice(("alipay", "wechat_pay", "bank_card")), transaction_id=None)
+            "payment": Payment(
+                method=rnd.choice(("alipay", "wechat_pay", "bank_card")), transaction_id=None
+            )
             if paid_at
             else None,
             "presale": presale,
@@ -446,13 +481,21 @@ class OrderFactory:
         rnd = self.random
         discounts = []
         if goods >= Money("299.00") and rnd.random() < 0.5:
-            discounts.append(Discount(funded_by=DiscountFunder.SELLER, amount=Money("30.00"), name="满299减30"))
+            discounts.append(
+                Discount(funded_by=DiscountFunder.SELLER, amount=Money("30.00"), name="满299减30")
+            )
         if rnd.random() < 0.3:
             discounts.append(
-                Discount(funded_by=DiscountFunder.PLATFORM, amount=Money(rnd.choice(("5.00", "10.00"))), name="平台券")
+                Discount(
+                    funded_by=DiscountFunder.PLATFORM,
+                    amount=Money(rnd.choice(("5.00", "10.00"))),
+                    name="平台券",
+                )
             )
         if rnd.random() < 0.15:
-            discounts.append(Discount(funded_by=DiscountFunder.COUPON, amount=Money("3.00"), name="店铺券"))
+            discounts.append(
+                Discount(funded_by=DiscountFunder.COUPON, amount=Money("3.00"), name="店铺券")
+            )
         total = sum_money(d.amount for d in discounts)
         return discounts if total < goods else []
 
@@ -470,7 +513,9 @@ class OrderFactory:
                 Package(
                     package_id="1",
                     tracking_no=tracking,
-                    lines=tuple(PackageLine(line_id=line.line_id, quantity=line.quantity) for line in lines),
+                    lines=tuple(
+                        PackageLine(line_id=line.line_id, quantity=line.quantity) for line in lines
+                    ),
                 ),
             ),
         )

@@ -69,14 +69,18 @@ class StoreConformance:
         stored = store.put(order)
         assert stored.version == 1
         assert stored.recorded_at is not None and stored.updated_at == stored.recorded_at
-        assert stored.model_dump(exclude={"version", "recorded_at", "updated_at"}) == order.model_dump(
+        assert stored.model_dump(
             exclude={"version", "recorded_at", "updated_at"}
-        )
+        ) == order.model_dump(exclude={"version", "recorded_at", "updated_at"})
         assert store.get(order.id) == stored
 
-    def test_personal_data_survives_the_round_trip(self, store: OrderStore, factory: OrderFactory) -> None:
+    def test_personal_data_survives_the_round_trip(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
         """Masked in repr, personal fields are stored and read back in full."""
-        order = factory.order(receiver={"name": "王小明", "phone": "13800138000", "detail": "文三路100号"})
+        order = factory.order(
+            receiver={"name": "王小明", "phone": "13800138000", "detail": "文三路100号"}
+        )
         store.put(order)
         back = store.get(order.id)
         assert back.receiver is not None and back.receiver.phone is not None
@@ -110,7 +114,9 @@ class StoreConformance:
         assert [e.type for e in store.events(first.id)] == ["order.created"]
         assert store.events(again.id) == []
 
-    def test_putting_the_same_id_twice_is_refused(self, store: OrderStore, factory: OrderFactory) -> None:
+    def test_putting_the_same_id_twice_is_refused(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
         """A second put of one order object is refused and changes nothing."""
         order = factory.order()
         store.put(order)
@@ -171,7 +177,9 @@ class StoreConformance:
 
     # -- update / optimistic concurrency ---------------------------------------------------
 
-    def test_update_bumps_the_version_by_one(self, store: OrderStore, factory: OrderFactory) -> None:
+    def test_update_bumps_the_version_by_one(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
         """Each successful update stores version + 1 and the new content."""
         stored = store.put(factory.order(status="paid"))
         allocated = store.update(stored.evolve(status=OrderStatus.ALLOCATED))
@@ -185,7 +193,7 @@ class StoreConformance:
     def test_update_from_a_stale_version_conflicts_and_changes_nothing(
         self, store: OrderStore, factory: OrderFactory
     ) -> None:
-        """A change based on an old version is refused; version, events and outbox stay as they were."""
+        """A change based on an old version is refused; version, events and outbox are untouched."""
         stored = store.put(factory.order(status="paid"))
         store.update(stored.evolve(status=OrderStatus.ALLOCATED))
         pending, events = store.outbox_pending(), store.events(stored.id)
@@ -220,7 +228,7 @@ class StoreConformance:
     def test_two_writers_on_one_version_exactly_one_wins(
         self, store: OrderStore, reopen: Callable[[], OrderStore], factory: OrderFactory
     ) -> None:
-        """R6: of two concurrent updates based on one version, one wins and one conflicts, every time."""
+        """R6: of two concurrent updates on one version, one wins and one conflicts, every time."""
         other = reopen()
         orders = store.put_many(list(factory.orders(self.r6_trials, status="paid")))
         barrier = threading.Barrier(2)
@@ -276,14 +284,16 @@ class StoreConformance:
     def test_query_filters_and_sorts_like_the_reference(
         self, store: OrderStore, populated: list[Order], filters: dict[str, Any]
     ) -> None:
-        """Every filter combination returns exactly the matching orders, by placement time then id."""
+        """Each filter combination returns exactly the matching orders, by placement time, id."""
         query = OrderQuery(**filters)
         assert self._ids(store.query(query)) == self._expected(populated, query)
         assert self._ids(store.query(**filters)) == self._expected(populated, query)
         unlimited = OrderQuery(**{**filters, "limit": 100_000})
         assert store.count(query) == len(self._expected(populated, unlimited))
 
-    def test_query_pages_with_a_keyset_cursor(self, store: OrderStore, populated: list[Order]) -> None:
+    def test_query_pages_with_a_keyset_cursor(
+        self, store: OrderStore, populated: list[Order]
+    ) -> None:
         """Paging with after=<last sort key> visits every order once, in order."""
         seen: list[str] = []
         after = None
@@ -308,7 +318,7 @@ class StoreConformance:
     def test_every_change_is_an_event_with_actor_and_version(
         self, store: OrderStore, factory: OrderFactory
     ) -> None:
-        """put records order.created; update records the given events, stamped with the new version."""
+        """put records order.created; update records its events, stamped with the new version."""
         actor = Actor(kind=ActorKind.CONNECTOR, id="douyin")
         stored = store.put(factory.order(status="paid"), actor=actor)
         moved = OrderEvent(
@@ -336,7 +346,9 @@ class StoreConformance:
     ) -> None:
         """append_events adds history and one outbox message but leaves the version alone."""
         stored = store.put(factory.order())
-        note = OrderEvent(order_id=stored.id, type="order.alerted", actor=Actor.system(), reason="SLA")
+        note = OrderEvent(
+            order_id=stored.id, type="order.alerted", actor=Actor.system(), reason="SLA"
+        )
         store.append_events(stored.id, [note])
         assert store.get(stored.id).version == 1
         assert [e.type for e in store.events(stored.id)] == ["order.created", "order.alerted"]
@@ -344,7 +356,9 @@ class StoreConformance:
         with pytest.raises(OrderNotFound):
             store.append_events("01NOSUCHORDER0000000000000", [note])
 
-    def test_outbox_has_one_message_per_change(self, store: OrderStore, factory: OrderFactory) -> None:
+    def test_outbox_has_one_message_per_change(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
         """Each committed put/update is exactly one outbox message carrying the new version."""
         stored = store.put(factory.order(status="paid"))
         store.update(stored.evolve(status=OrderStatus.ALLOCATED))
@@ -360,7 +374,7 @@ class StoreConformance:
     def test_claimed_messages_are_not_handed_out_again_until_the_lease_ends(
         self, store: OrderStore, factory: OrderFactory
     ) -> None:
-        """A claim hides messages from other claimers; acked ones never return; expired leases do."""
+        """A claim hides messages from others; acked ones never return; expired leases do."""
         store.put_many(list(factory.orders(5)))
         first = store.claim_outbox(3, lease_seconds=60)
         assert len(first) == 3
@@ -398,7 +412,9 @@ class StoreConformance:
 
     # -- idempotency ---------------------------------------------------------------------------
 
-    def test_remember_returns_the_first_result_for_the_same_request(self, store: OrderStore) -> None:
+    def test_remember_returns_the_first_result_for_the_same_request(
+        self, store: OrderStore
+    ) -> None:
         """R9: same key and fingerprint gives back the first recorded result."""
         first = store.remember("webhook:1", "fp-a", {"order_id": "A", "n": 1})
         second = store.remember("webhook:1", "fp-a", {"order_id": "B", "n": 2})
@@ -434,7 +450,7 @@ class StoreConformance:
     def test_put_with_an_idempotency_key_is_applied_once(
         self, store: OrderStore, factory: OrderFactory
     ) -> None:
-        """A replayed delivery (same content, fresh id) returns the stored order and writes nothing."""
+        """A replayed delivery (same content, fresh id) returns the stored order, writes nothing."""
         order = factory.order(channel="douyin")
         stored = store.put(order, idempotency_key="douyin:msg:42")
         replay = order.model_copy(update={"id": "01REPLAYEDDELIVERY00000000"})
