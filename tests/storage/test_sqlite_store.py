@@ -139,3 +139,24 @@ class TestSQLiteFile:
                 store.put(batch[0])
             assert store.count() == 1
             assert store.integrity_check() == []
+
+
+class TestIntegrityCheck:
+    def test_it_reports_a_version_without_its_change(self, tmp_path: Path) -> None:
+        """A version bumped outside a change (no change-log entry) is reported."""
+        with SQLiteStore(tmp_path / "o.db") as store:
+            order = store.put(OrderFactory(seed=8).order())
+            assert store.integrity_check() == []
+            store._db.execute("UPDATE orders SET version = 2 WHERE id = ?", (order.id,))
+            problems = store.integrity_check()
+        assert any(order.id in p for p in problems)
+
+    def test_it_reports_a_row_that_disagrees_with_its_body(self, tmp_path: Path) -> None:
+        """A row whose id column and JSON body differ is reported."""
+        with SQLiteStore(tmp_path / "o.db") as store:
+            order = store.put(OrderFactory(seed=9).order())
+            store._db.execute(
+                "UPDATE orders SET body = replace(body, ?, 'X') WHERE id = ?", (order.id, order.id)
+            )
+            problems = store.integrity_check()
+        assert any("row and body disagree" in p for p in problems)
