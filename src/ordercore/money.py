@@ -344,11 +344,27 @@ class Money:
 
 
 _CANONICAL_DIGITS: Final = frozenset("0123456789")
+#: Parsed JSON amounts by (text, currency). Money is immutable, so one instance can
+#: stand for every occurrence of an amount; orders repeat amounts a lot (0.00, prices).
+_PARSED: dict[tuple[str, str], Money] = {}
+_PARSED_LIMIT: Final = 8192
 
 
 def _money_from_dict(value: dict[str, str]) -> Money:
     text = value["amount"]
     currency = value.get("currency", DEFAULT_CURRENCY)
+    key = (text, currency)
+    cached = _PARSED.get(key)
+    if cached is not None:
+        return cached
+    money = _parse_json_amount(text, currency)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        _PARSED.clear()
+    _PARSED[key] = money
+    return money
+
+
+def _parse_json_amount(text: str, currency: str) -> Money:
     # Fast path for the canonical form this module writes: "-?digits.dd" in CNY.
     if (
         currency == DEFAULT_CURRENCY

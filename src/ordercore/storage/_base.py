@@ -39,33 +39,36 @@ class Change:
     Attributes:
         order: The order as it will be stored (new version and times set).
         topic: The outbox topic.
-        events_json: The events of the change as JSON texts, stamped with the version.
-        outbox_json: The outbox payload as JSON text: the order's key and status
-            plus the events.
+        outbox_json: The outbox payload as JSON text: the order's key, version and
+            status, and the events of the change stamped with that version.
     """
 
-    __slots__ = ("events_json", "order", "outbox_json", "topic")
+    __slots__ = ("order", "outbox_json", "topic")
 
-    def __init__(self, order: Order, topic: str, events_json: list[str]) -> None:
+    def __init__(self, order: Order, topic: str, events: list[dict[str, Any]]) -> None:
         self.order = order
         self.topic = topic
-        self.events_json = events_json
-        header = dumps(
+        self.outbox_json = dumps(
             {
                 "order_id": order.id,
                 "version": order.version,
                 "channel": order.channel,
                 "channel_order_id": order.channel_order_id,
                 "status": order.status.value,
+                "events": events,
             }
         )
-        self.outbox_json = f'{header[:-1]},"events":[{",".join(events_json)}]}}'
 
     @property
     def outbox_payload(self) -> dict[str, Any]:
         """The outbox payload as a JSON object."""
         payload: dict[str, Any] = json.loads(self.outbox_json)
         return payload
+
+    @property
+    def events_json(self) -> list[str]:
+        """Each event of the change as JSON text."""
+        return [dumps(event) for event in self.outbox_payload["events"]]
 
 
 class BaseStore(ABC):
@@ -115,20 +118,18 @@ class BaseStore(ABC):
         # The creation event is built as JSON directly: every value is known valid
         # and this runs once per stored order.
         who = actor or _SYSTEM
-        created = dumps(
-            {
-                "event_id": new_id(),
-                "order_id": order.id,
-                "type": CREATED,
-                "at": now.isoformat().replace("+00:00", "Z"),
-                "actor": {"kind": who.kind.value, "id": who.id},
-                "from_status": None,
-                "to_status": order.status.value,
-                "reason": None,
-                "data": {"channel": order.channel, "channel_order_id": order.channel_order_id},
-                "order_version": 1,
-            }
-        )
+        created = {
+            "event_id": new_id(),
+            "order_id": order.id,
+            "type": CREATED,
+            "at": now.isoformat().replace("+00:00", "Z"),
+            "actor": {"kind": who.kind.value, "id": who.id},
+            "from_status": None,
+            "to_status": order.status.value,
+            "reason": None,
+            "data": {"channel": order.channel, "channel_order_id": order.channel_order_id},
+            "order_version": 1,
+        }
         return Change(stored, CREATED, [created, *_stamp(events, order.id, 1)])
 
     @staticmethod
@@ -173,8 +174,8 @@ class BaseStore(ABC):
         """Count the orders a validated query matches."""
 
 
-def _stamp(events: Sequence[OrderEvent], order_id: str, version: int) -> list[str]:
-    """The events as JSON, each stamped with the order version it produced."""
+def _stamp(events: Sequence[OrderEvent], order_id: str, version: int) -> list[dict[str, Any]]:
+    """The events as JSON objects, each stamped with the order version it produced."""
     stamped = []
     for event in events:
         if not isinstance(event, OrderEvent):
@@ -183,5 +184,5 @@ def _stamp(events: Sequence[OrderEvent], order_id: str, version: int) -> list[st
             raise ConfigurationError(
                 f"event {event.event_id} is for order {event.order_id}, not {order_id}"
             )
-        stamped.append(event.model_copy(update={"order_version": version}).model_dump_json())
+        stamped.append(event.model_copy(update={"order_version": version}).model_dump(mode="json"))
     return stamped
