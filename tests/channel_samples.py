@@ -90,21 +90,19 @@ _S = TypeVar("_S", bound=Sensitive)
 
 # -- channel status -> canonical status -----------------------------------------------------
 
-S = OrderStatus
-
 TAOBAO_STATUS: dict[str, OrderStatus] = {
-    "TRADE_NO_CREATE_PAY": S.PENDING_PAYMENT,
-    "WAIT_BUYER_PAY": S.PENDING_PAYMENT,
-    "PAY_PENDING": S.PENDING_PAYMENT,
-    "WAIT_PRE_AUTH_CONFIRM": S.PENDING_PAYMENT,
-    "WAIT_SELLER_SEND_GOODS": S.PAID,
-    "PAID_FORBID_CONSIGN": S.PAID,
-    "SELLER_CONSIGNED_PART": S.SHIPPED,
-    "WAIT_BUYER_CONFIRM_GOODS": S.SHIPPED,
-    "TRADE_BUYER_SIGNED": S.DELIVERED,
-    "TRADE_FINISHED": S.COMPLETED,
-    "TRADE_CLOSED": S.CANCELLED,
-    "TRADE_CLOSED_BY_TAOBAO": S.CANCELLED,
+    "TRADE_NO_CREATE_PAY": OrderStatus.PENDING_PAYMENT,
+    "WAIT_BUYER_PAY": OrderStatus.PENDING_PAYMENT,
+    "PAY_PENDING": OrderStatus.PENDING_PAYMENT,
+    "WAIT_PRE_AUTH_CONFIRM": OrderStatus.PENDING_PAYMENT,
+    "WAIT_SELLER_SEND_GOODS": OrderStatus.PAID,
+    "PAID_FORBID_CONSIGN": OrderStatus.PAID,
+    "SELLER_CONSIGNED_PART": OrderStatus.SHIPPED,
+    "WAIT_BUYER_CONFIRM_GOODS": OrderStatus.SHIPPED,
+    "TRADE_BUYER_SIGNED": OrderStatus.DELIVERED,
+    "TRADE_FINISHED": OrderStatus.COMPLETED,
+    "TRADE_CLOSED": OrderStatus.CANCELLED,
+    "TRADE_CLOSED_BY_TAOBAO": OrderStatus.CANCELLED,
 }
 #: Sub-order ``refund_status`` values of a refund still being handled.
 TAOBAO_REFUND_OPEN = frozenset(
@@ -122,112 +120,114 @@ TAOBAO_STEP_PHASE: dict[str, PresalePhase] = {
 }
 
 JD_STATUS: dict[str, OrderStatus] = {
-    "WAIT_SELLER_STOCK_OUT": S.PAID,
-    "WAIT_SELLER_DELIVERY": S.PAID,
-    "SEND_TO_DISTRIBUTION_CENER": S.SHIPPED,
-    "DISTRIBUTION_CENTER_RECEIVED": S.IN_TRANSIT,
-    "WAIT_GOODS_RECEIVE_CONFIRM": S.SHIPPED,
-    "RECEIPTS_CONFIRM": S.DELIVERED,
-    "FINISHED_L": S.COMPLETED,
-    "TRADE_CANCELED": S.CANCELLED,
-    "LOCKED": S.AFTER_SALE,
-    "PAUSE": S.UNDER_REVIEW,
-    "POP_ORDER_PAUSE": S.UNDER_REVIEW,
+    "WAIT_SELLER_STOCK_OUT": OrderStatus.PAID,
+    "WAIT_SELLER_DELIVERY": OrderStatus.PAID,
+    "SEND_TO_DISTRIBUTION_CENER": OrderStatus.SHIPPED,
+    "DISTRIBUTION_CENTER_RECEIVED": OrderStatus.IN_TRANSIT,
+    "WAIT_GOODS_RECEIVE_CONFIRM": OrderStatus.SHIPPED,
+    "RECEIPTS_CONFIRM": OrderStatus.DELIVERED,
+    "FINISHED_L": OrderStatus.COMPLETED,
+    "TRADE_CANCELED": OrderStatus.CANCELLED,
+    "LOCKED": OrderStatus.AFTER_SALE,
+    "PAUSE": OrderStatus.UNDER_REVIEW,
+    "POP_ORDER_PAUSE": OrderStatus.UNDER_REVIEW,
 }
 
-PDD_STATUS: dict[str, OrderStatus] = {"1": S.PAID, "2": S.SHIPPED, "3": S.COMPLETED}
+PDD_STATUS: dict[str, OrderStatus] = {
+    "1": OrderStatus.PAID,
+    "2": OrderStatus.SHIPPED,
+    "3": OrderStatus.COMPLETED,
+}
 #: ``refund_status``: 2 after-sale in progress, 3 refunding, 4 refunded.
 PDD_REFUND_OPEN = frozenset({"2", "3"})
 PDD_REFUNDED = "4"
 
 DOUYIN_STATUS: dict[str, OrderStatus] = {
-    "1": S.PENDING_PAYMENT,
-    "105": S.PAID,
-    "2": S.PAID,
-    "101": S.SHIPPED,
-    "3": S.SHIPPED,
-    "4": S.CANCELLED,
-    "5": S.COMPLETED,
+    "1": OrderStatus.PENDING_PAYMENT,
+    "105": OrderStatus.PAID,
+    "2": OrderStatus.PAID,
+    "101": OrderStatus.SHIPPED,
+    "3": OrderStatus.SHIPPED,
+    "4": OrderStatus.CANCELLED,
+    "5": OrderStatus.COMPLETED,
 }
 #: ``main_status`` values that override ``order_status``: refunded before / after shipping.
 DOUYIN_MAIN_STATUS: dict[str, OrderStatus] = {
-    "21": S.CANCELLED,
-    "22": S.AFTER_SALE,
-    "39": S.AFTER_SALE,
+    "21": OrderStatus.CANCELLED,
+    "22": OrderStatus.AFTER_SALE,
+    "39": OrderStatus.AFTER_SALE,
 }
 #: Sku ``after_sale_info.after_sale_status`` of an open case: applied, returning, goods
 #: sent back, exchange re-shipped.
 DOUYIN_AFTER_SALE_OPEN = frozenset({"6", "7", "11", "13"})
 
 YOUZAN_STATUS: dict[str, OrderStatus] = {
-    "WAIT_BUYER_PAY": S.PENDING_PAYMENT,
-    "TRADE_PAID": S.PAID,
-    "WAIT_CONFIRM": S.PAID,
-    "WAIT_SELLER_SEND_GOODS": S.PAID,
-    "WAIT_BUYER_CONFIRM_GOODS": S.SHIPPED,
-    "TRADE_SUCCESS": S.COMPLETED,
-    "TRADE_CLOSED": S.CANCELLED,
+    "WAIT_BUYER_PAY": OrderStatus.PENDING_PAYMENT,
+    "TRADE_PAID": OrderStatus.PAID,
+    "WAIT_CONFIRM": OrderStatus.PAID,
+    "WAIT_SELLER_SEND_GOODS": OrderStatus.PAID,
+    "WAIT_BUYER_CONFIRM_GOODS": OrderStatus.SHIPPED,
+    "TRADE_SUCCESS": OrderStatus.COMPLETED,
+    "TRADE_CLOSED": OrderStatus.CANCELLED,
 }
 #: ``refund_state``: 1 partial refund in progress, 11 full refund in progress.
 YOUZAN_REFUND_OPEN = frozenset({"1", "11"})
 
 WECHAT_STATUS: dict[str, OrderStatus] = {
-    "10": S.PENDING_PAYMENT,
-    "12": S.PAID,
-    "13": S.PAID,
-    "17": S.PAID,
-    "20": S.PAID,
-    "21": S.SHIPPED,
-    "30": S.SHIPPED,
-    "100": S.COMPLETED,
-    "200": S.CANCELLED,
-    "250": S.CANCELLED,
+    "10": OrderStatus.PENDING_PAYMENT,
+    "12": OrderStatus.PAID,
+    "13": OrderStatus.PAID,
+    "17": OrderStatus.PAID,
+    "20": OrderStatus.PAID,
+    "21": OrderStatus.SHIPPED,
+    "30": OrderStatus.SHIPPED,
+    "100": OrderStatus.COMPLETED,
+    "200": OrderStatus.CANCELLED,
+    "250": OrderStatus.CANCELLED,
 }
 
 XHS_STATUS: dict[str, OrderStatus] = {
-    "1": S.PENDING_PAYMENT,
-    "2": S.PAID,
-    "3": S.PAID,
-    "4": S.PAID,
-    "5": S.SHIPPED,
-    "6": S.SHIPPED,
-    "7": S.COMPLETED,
-    "8": S.CANCELLED,
-    "9": S.CANCELLED,
-    "10": S.AFTER_SALE,
+    "1": OrderStatus.PENDING_PAYMENT,
+    "2": OrderStatus.PAID,
+    "3": OrderStatus.PAID,
+    "4": OrderStatus.PAID,
+    "5": OrderStatus.SHIPPED,
+    "6": OrderStatus.SHIPPED,
+    "7": OrderStatus.COMPLETED,
+    "8": OrderStatus.CANCELLED,
+    "9": OrderStatus.CANCELLED,
+    "10": OrderStatus.AFTER_SALE,
 }
 #: ``orderAfterSalesStatus``: 2 in progress, 6 platform intervening.
 XHS_AFTER_SALE_OPEN = frozenset({"2", "6"})
 
 SHOPIFY_FINANCIAL_STATUS: dict[str, OrderStatus] = {
-    "pending": S.PENDING_PAYMENT,
-    "partially_paid": S.PENDING_PAYMENT,
-    "authorized": S.PAID,
-    "paid": S.PAID,
-    "partially_refunded": S.AFTER_SALE,
-    "refunded": S.CANCELLED,
-    "voided": S.CANCELLED,
+    "pending": OrderStatus.PENDING_PAYMENT,
+    "partially_paid": OrderStatus.PENDING_PAYMENT,
+    "authorized": OrderStatus.PAID,
+    "paid": OrderStatus.PAID,
+    "partially_refunded": OrderStatus.AFTER_SALE,
+    "refunded": OrderStatus.CANCELLED,
+    "voided": OrderStatus.CANCELLED,
 }
 SHOPIFY_FULFILLMENT_STATUS: dict[str, OrderStatus] = {
-    "partial": S.SHIPPED,
-    "fulfilled": S.SHIPPED,
-    "restocked": S.CANCELLED,
+    "partial": OrderStatus.SHIPPED,
+    "fulfilled": OrderStatus.SHIPPED,
+    "restocked": OrderStatus.CANCELLED,
 }
 #: Fulfillments that put goods with a carrier (``failure``, ``error``, ``cancelled`` did not).
 SHOPIFY_SHIPPED_FULFILLMENTS = frozenset({"pending", "open", "success"})
 
 WOOCOMMERCE_STATUS: dict[str, OrderStatus] = {
-    "pending": S.PENDING_PAYMENT,
-    "on-hold": S.PENDING_PAYMENT,
-    "processing": S.PAID,
-    "completed": S.COMPLETED,
-    "cancelled": S.CANCELLED,
-    "refunded": S.CANCELLED,
-    "failed": S.CANCELLED,
-    "trash": S.CANCELLED,
+    "pending": OrderStatus.PENDING_PAYMENT,
+    "on-hold": OrderStatus.PENDING_PAYMENT,
+    "processing": OrderStatus.PAID,
+    "completed": OrderStatus.COMPLETED,
+    "cancelled": OrderStatus.CANCELLED,
+    "refunded": OrderStatus.CANCELLED,
+    "failed": OrderStatus.CANCELLED,
+    "trash": OrderStatus.CANCELLED,
 }
-
-del S
 
 
 # -- reading payload fields -------------------------------------------------------------------
@@ -1046,6 +1046,8 @@ def _map_pdd(root: _Node, raw_text: str) -> Order:
             home_delivery_type=info.int("home_delivery_type"),
             service_fee_detail=info.json("service_fee_detail"),
             trade_type=info.int("trade_type"),
+            order_tag_list=info.json("order_tag_list"),
+            order_depot_info=info.json("order_depot_info"),
         ),
         created_at=info.time("created_time"),
         # pay_time is missing from older payloads; confirm_time (成交) is when payment completed.
@@ -1743,15 +1745,35 @@ def _map_xiaohongshu(root: _Node, raw_text: str) -> Order:
         status = OrderStatus.AFTER_SALE
 
     lines = [_xhs_line(sku) for sku in data.objs("skuList")]
+    amounts = OrderAmounts(
+        goods=sum_money(line.goods for line in lines),
+        shipping=data.fen("totalShippingFree") or Money.zero(),  # sic: "Free" means fee
+        discounts=(
+            *_discount(
+                DiscountFunder.SELLER,
+                data.fen("totalMerchantDiscount"),
+                "totalMerchantDiscount",
+            ),
+            *_discount(DiscountFunder.PLATFORM, data.fen("totalRedDiscount"), "totalRedDiscount"),
+            *_discount(DiscountFunder.OTHER, data.fen("outPromotionAmount"), "outPromotionAmount"),
+        ),
+        tax=sum_money(sku.fen("totalTaxAmount") or Money.zero() for sku in data.objs("skuList")),
+        paid=data.fen("totalPayAmount"),
+    )
     order_type_code = data.int("orderType")
     presale = None
-    if order_type_code == 2:  # deposit presale
-        paid = data.fen("totalPayAmount") or Money.zero()
+    if order_type_code == 2:  # deposit presale; totalPayAmount includes the deposit
         deposit = data.fen("totalDepositAmount") or Money.zero()
+        if state == "1":
+            phase = PresalePhase.DEPOSIT_PENDING
+        elif amounts.paid > deposit:
+            phase = PresalePhase.BALANCE_PAID
+        else:
+            phase = PresalePhase.DEPOSIT_PAID
         presale = Presale(
-            phase=PresalePhase.DEPOSIT_PENDING if state == "1" else PresalePhase.BALANCE_PAID,
+            phase=phase,
             deposit=deposit,
-            balance=paid - deposit,
+            balance=amounts.expected_paid - deposit,
             promised_ship_by=data.time("presaleDeliveryEndTime", unit="ms"),
         )
     if order_type_code in (2, 3, 4):
@@ -1790,27 +1812,7 @@ def _map_xiaohongshu(root: _Node, raw_text: str) -> Order:
             open_address_id=data.text("openAddressId"),
         ),
         lines=tuple(lines),
-        amounts=OrderAmounts(
-            goods=sum_money(line.goods for line in lines),
-            shipping=data.fen("totalShippingFree") or Money.zero(),  # sic: "Free" means fee
-            discounts=(
-                *_discount(
-                    DiscountFunder.SELLER,
-                    data.fen("totalMerchantDiscount"),
-                    "totalMerchantDiscount",
-                ),
-                *_discount(
-                    DiscountFunder.PLATFORM, data.fen("totalRedDiscount"), "totalRedDiscount"
-                ),
-                *_discount(
-                    DiscountFunder.OTHER, data.fen("outPromotionAmount"), "outPromotionAmount"
-                ),
-            ),
-            tax=sum_money(
-                sku.fen("totalTaxAmount") or Money.zero() for sku in data.objs("skuList")
-            ),
-            paid=data.fen("totalPayAmount"),
-        ),
+        amounts=amounts,
         payment=Payment(method=data.text("paymentType"), transaction_id=data.text("outTradeNo")),
         presale=presale,
         shipments=_xhs_shipments(data, lines),

@@ -25,6 +25,7 @@ from channel_samples import (
     map_pdd,
     map_taobao,
     map_wechat_channels,
+    map_xiaohongshu,
     map_youzan,
     parse_payload,
     pdd_order,
@@ -1025,6 +1026,39 @@ class TestXiaohongshu:
         assert order.shop_id == "shopabc"
         assert order.buyer.channel_buyer_id == "12345"
         assert order.order_type is OrderType.NORMAL
+
+    @pytest.mark.parametrize(
+        ("status", "paid", "phase"),
+        [
+            (1, 0, PresalePhase.DEPOSIT_PENDING),
+            (4, 30, PresalePhase.DEPOSIT_PAID),
+            (4, 125, PresalePhase.BALANCE_PAID),
+        ],
+    )
+    def test_deposit_presale(self, status: int, paid: int, phase: PresalePhase) -> None:
+        """orderType 2 is a deposit presale; what was paid against the deposit gives the phase."""
+
+        def make_presale(payload: Any) -> None:
+            payload["data"].update(
+                orderType=2,
+                orderStatus=status,
+                totalPayAmount=paid,
+                totalDepositAmount=30,
+                totalShippingFree=0,
+                totalMerchantDiscount=0,
+                totalRedDiscount=0,
+                outPromotionAmount=0,
+            )
+
+        payload, text = altered("xiaohongshu_order.json", make_presale)
+        order = map_xiaohongshu(payload, raw_text=text)
+        assert order.order_type is OrderType.PRESALE
+        assert order.presale is not None
+        assert order.presale.phase is phase
+        assert (order.presale.deposit, order.presale.balance) == (cny("0.30"), cny("0.95"))
+        assert order.promised_ship_by == order.presale.promised_ship_by
+        assert order.presale.promised_ship_by is not None
+        assert order.presale.promised_ship_by.original == 1612518379000
 
 
 class TestShopify:
