@@ -110,17 +110,36 @@ class TestValidation:
         with pytest.raises(SchemaError, match="one currency"):
             Order(**minimal(amounts={"goods": Money("5", "USD"), "paid": Money("5")}))
         line = {**minimal()["lines"][0], "unit_price": Money("1.00", "USD")}
-        with pytest.raises(SchemaError, match="priced in USD"):
+        with pytest.raises(SchemaError, match="line 1 has amounts in USD"):
+            Order(**minimal(lines=[line]))
+        line = {**minimal()["lines"][0], "adjustment": Money("-1.00", "USD")}
+        with pytest.raises(SchemaError, match="line 1 has amounts in USD"):
             Order(**minimal(lines=[line]))
 
-    def test_shipments_may_only_hold_ordered_lines_and_quantities(self) -> None:
-        """A package line must exist on the order and not exceed its quantity."""
+    def test_omitted_amounts_are_zero_in_the_order_currency(self) -> None:
+        """A USD order needs no explicit USD zeros for shipping, tax, fees and adjustment."""
+        line = {**minimal()["lines"][0], "unit_price": Money("5.00", "USD"), "quantity": 1}
+        amounts = {"goods": Money("5.00", "USD"), "paid": Money("5.00", "USD")}
+        order = Order(**minimal(lines=[line], amounts=amounts))
+        assert order.amounts.shipping == Money.zero("USD")
+        assert order.amounts.expected_paid == Money("5.00", "USD")
+
+    def test_shipments_and_after_sales_may_only_name_ordered_lines(self) -> None:
+        """Package lines and after-sale cases must refer to lines of the order."""
         ship = {"tracking_no": "SF1", "packages": [{"lines": [{"line_id": "9", "quantity": 1}]}]}
         with pytest.raises(SchemaError, match="unknown line 9"):
             Order(**minimal(shipments=[ship]))
-        ship = {"tracking_no": "SF1", "packages": [{"lines": [{"line_id": "1", "quantity": 3}]}]}
-        with pytest.raises(SchemaError, match="more units than ordered"):
-            Order(**minimal(shipments=[ship]))
+        case = {"channel_after_sale_id": "R1", "kind": "refund", "line_ids": ["1", "7"]}
+        with pytest.raises(SchemaError, match=r"unknown lines \['7'\]"):
+            Order(**minimal(after_sales=[case]))
+
+    def test_a_resent_parcel_may_hold_more_than_was_ordered(self) -> None:
+        """Re-sends and exchanges ship a line again; that is recorded, not refused."""
+        first = {"tracking_no": "SF1", "packages": [{"lines": [{"line_id": "1", "quantity": 2}]}]}
+        again = {"tracking_no": "SF2", "status": "resent",
+                 "packages": [{"lines": [{"line_id": "1", "quantity": 1}]}]}  # fmt: skip
+        order = Order(**minimal(shipments=[first, again]))
+        assert [s.status for s in order.shipments] == [None, "resent"]
 
     def test_a_newer_schema_version_is_refused(self) -> None:
         """An order written by a newer schema cannot be read as this one."""
@@ -206,10 +225,12 @@ class TestAmounts:
             Discount(funded_by=DiscountFunder.SELLER, amount=Money("-1.00"))
 
     def test_line_goods_and_discounts(self) -> None:
-        """A line's goods are unit price x quantity."""
+        """A line's goods are unit price x quantity, or the subtotal the channel sent."""
         line = OrderLine(line_id="1", sku="S", title="t", quantity=3, unit_price=Money("9.99"))
         assert line.goods == Money("29.97")
         assert line.discount_total == Money("0.00")
+        odd = line.evolve(quantity=3, unit_price=Money("3.33"), subtotal=Money("10.00"))
+        assert odd.goods == Money("10.00")
 
 
 class TestRepresentation:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AddressText",
+    "EmailAddress",
     "PersonName",
     "PhoneNumber",
     "Sensitive",
@@ -195,6 +196,18 @@ class PhoneNumber(Sensitive):
 
     def _mask(self, value: str) -> str:
         return mask_phone(value)
+
+
+class EmailAddress(Sensitive):
+    """An e-mail address; shown as ``w***@example.com``."""
+
+    kind = "e-mail address"
+
+    def _mask(self, value: str) -> str:
+        local, at, domain = value.partition("@")
+        if not at:
+            return "*" * min(len(value), 8)
+        return f"{local[:1]}***@{domain}"
 
 
 class AddressText(Sensitive):

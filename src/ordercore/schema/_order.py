@@ -12,8 +12,8 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
 
 from ordercore.ids import new_id
-from ordercore.money import Money, sum_money
-from ordercore.pii import AddressText, PersonName, PhoneNumber
+from ordercore.money import DEFAULT_CURRENCY, Money, sum_money
+from ordercore.pii import AddressText, EmailAddress, PersonName, PhoneNumber
 from ordercore.schema._attributes import (
     Attributes,
     CustomAttribute,
@@ -25,11 +25,14 @@ from ordercore.timestamps import ChannelTime, utc_now
 
 __all__ = [
     "Address",
+    "AfterSaleKind",
+    "AfterSaleRef",
     "B2BInfo",
     "Buyer",
     "ChannelStatus",
     "Discount",
     "DiscountFunder",
+    "LineComponent",
     "Order",
     "OrderAmounts",
     "OrderLine",
@@ -140,12 +143,12 @@ class Source(CanonicalModel):
 
 
 class Buyer(CanonicalModel):
-    """The customer who placed the order."""
+    """The customer who placed the order. Nick, phone and e-mail are masked in output."""
 
     channel_buyer_id: Text | None = None
-    nick: Text | None = None
+    nick: PersonName | None = None
     phone: PhoneNumber | None = None
-    email: Text | None = None
+    email: EmailAddress | None = None
 
 
 class Address(CanonicalModel):
@@ -157,6 +160,8 @@ class Address(CanonicalModel):
 
     name: PersonName | None = None
     phone: PhoneNumber | None = None
+    landline: PhoneNumber | None = None
+    company: Text | None = None
     country: Text = "CN"
     province: Text | None = None
     city: Text | None = None
@@ -164,13 +169,18 @@ class Address(CanonicalModel):
     town: Text | None = None
     detail: AddressText | None = None
     postal_code: Text | None = None
+    province_code: Text | None = None
+    city_code: Text | None = None
+    district_code: Text | None = None
+    town_code: Text | None = None
     open_address_id: Text | None = None
 
     @property
     def is_encrypted(self) -> bool:
         """Whether any personal part is platform ciphertext."""
         return any(
-            part is not None and part.is_ciphertext for part in (self.name, self.phone, self.detail)
+            part is not None and part.is_ciphertext
+            for part in (self.name, self.phone, self.landline, self.detail)
         )
 
     def region(self) -> tuple[str | None, str | None, str | None]:
@@ -194,6 +204,17 @@ class Discount(CanonicalModel):
         return value
 
 
+def _zeros_like(data: Any, source: str, fields: tuple[str, ...]) -> Any:
+    """Fill omitted zero amounts in the currency of ``data[source]``, not always CNY."""
+    if isinstance(data, dict):
+        money = data.get(source)
+        if isinstance(money, Money) and money.currency != DEFAULT_CURRENCY:
+            missing = {f: Money.zero(money.currency) for f in fields if f not in data}
+            if missing:
+                return {**data, **missing}
+    return data
+
+
 class OrderAmounts(CanonicalModel):
     """The money of an order.
 
@@ -203,7 +224,8 @@ class OrderAmounts(CanonicalModel):
     Attributes:
         goods: The goods at list price (unit price x quantity, summed), before discounts.
         shipping: Shipping charged to the buyer.
-        discounts: Order-level discounts (those spread over lines are repeated on lines).
+        discounts: Every discount of the order, by who funds it (lines repeat their
+            share of them).
         adjustment: Manual price changes by the seller (negative lowers the price).
         tax: Tax charged on top of the price (cross-border).
         service_fee: Other fees the buyer pays (installation, insurance).
@@ -217,6 +239,11 @@ class OrderAmounts(CanonicalModel):
     tax: Money = Money.zero()
     service_fee: Money = Money.zero()
     paid: Money
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zeros_in_the_order_currency(cls, data: Any) -> Any:
+        return _zeros_like(data, "goods", ("shipping", "adjustment", "tax", "service_fee"))
 
     @model_validator(mode="after")
     def _one_currency(self) -> OrderAmounts:
@@ -261,6 +288,16 @@ class OrderAmounts(CanonicalModel):
         return self.paid == self.expected_paid
 
 
+class LineComponent(CanonicalModel):
+    """One SKU inside a bundle line, per unit of the line (3 mugs in a gift box: quantity 3)."""
+
+    sku: Code
+    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
+    title: Text | None = None
+    channel_sku_id: Text | None = None
+    barcode: Text | None = None
+
+
 class OrderLine(CanonicalModel):
     """One line of an order: a SKU, a quantity and its money.
 
@@ -273,6 +310,9 @@ class OrderLine(CanonicalModel):
         merchant_sku: The merchant SKU code as the channel stores it (``outer_sku_id``).
         merchant_item_code: The merchant item code (``outer_iid``, ``outer_goods_id``).
         unit_price: List price of one unit.
+        subtotal: The line's goods total when the channel sends one that is not
+            exactly unit price x quantity (a unit price with sub-fen digits).
+        components: The SKUs a bundle line is made of, for stock.
         discounts: Discounts on this line, including its share of order-level ones.
         adjustment: Manual price change on this line.
         paid: What the buyer paid for this line, after apportioning, when the
@@ -284,6 +324,7 @@ class OrderLine(CanonicalModel):
     title: Text
     quantity: Annotated[int, Field(gt=0, le=1_000_000)]
     unit_price: Money
+    subtotal: Money | None = None
     spec: Text | None = None
     channel_line_id: Text | None = None
     channel_item_id: Text | None = None
@@ -294,13 +335,25 @@ class OrderLine(CanonicalModel):
     adjustment: Money = Money.zero()
     paid: Money | None = None
     is_gift: bool = False
+    components: tuple[LineComponent, ...] = ()
     channel_status: ChannelStatus | None = None
     attributes: Attributes = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _zero_in_the_line_currency(cls, data: Any) -> Any:
+        return _zeros_like(data, "unit_price", ("adjustment",))
+
     @property
     def goods(self) -> Money:
-        """Unit price x quantity."""
-        return self.unit_price * self.quantity
+        """The line at list price: ``subtotal`` when sent, else unit price x quantity."""
+        return self.subtotal if self.subtotal is not None else self.unit_price * self.quantity
+
+    def money(self) -> tuple[Money, ...]:
+        """Every amount on the line (for currency checks)."""
+        amounts = [self.unit_price, self.adjustment, *(d.amount for d in self.discounts)]
+        amounts.extend(m for m in (self.subtotal, self.paid) if m is not None)
+        return tuple(amounts)
 
     @property
     def discount_total(self) -> Money:
@@ -324,9 +377,14 @@ class Package(CanonicalModel):
 
 
 class Shipment(CanonicalModel):
-    """Goods handed to a carrier: the carrier, the tracking number and the packages."""
+    """Goods handed to a carrier: the carrier, the tracking number and the packages.
+
+    ``status`` is the channel's own word for the parcel (``"failure"``, ``"delivered"``).
+    A re-sent or exchange parcel may hold more units of a line than were ordered.
+    """
 
     shipment_id: Code = Field(default_factory=new_id)
+    status: Text | None = None
     carrier_code: Text | None = None
     carrier_name: Text | None = None
     tracking_no: Text | None = None
@@ -356,11 +414,48 @@ class B2BInfo(CanonicalModel):
     invoice_title: Text | None = None
 
 
+class AfterSaleKind(StrEnum):
+    """What a buyer asked for after the sale."""
+
+    REFUND = "refund"  # money back, goods kept or never shipped
+    RETURN = "return"  # goods back, then money back
+    EXCHANGE = "exchange"
+    REPAIR = "repair"
+    OTHER = "other"
+
+
+class AfterSaleRef(CanonicalModel):
+    """A channel's after-sale case on this order (refund, return, exchange), as last seen.
+
+    Attributes:
+        channel_after_sale_id: The channel's id of the case (refund id).
+        kind: What was asked for.
+        status: The channel's own status of the case.
+        amount: The money involved, when the channel says.
+        line_ids: The order lines the case is about (empty: the whole order).
+        reason: The buyer's reason as the channel sends it.
+    """
+
+    channel_after_sale_id: Code
+    kind: AfterSaleKind = AfterSaleKind.OTHER
+    status: Text | None = None
+    amount: Money | None = None
+    line_ids: tuple[Code, ...] = ()
+    reason: Text | None = None
+
+
 class Payment(CanonicalModel):
-    """How the order was paid."""
+    """How the order was paid.
+
+    Attributes:
+        method: The payment method as the channel names it.
+        transaction_id: The payment provider's transaction number.
+        platform_transaction_id: The marketplace's own payment record, for reconciliation.
+    """
 
     method: Text | None = None
     transaction_id: Text | None = None
+    platform_transaction_id: Text | None = None
 
 
 class RawPayload(CanonicalModel):
@@ -404,6 +499,10 @@ class Order(CanonicalModel):
         status: The canonical status (D7).
         channel_status: The channel's own status, kept as sent.
         created_at: When the buyer placed the order, per the channel.
+        pay_by: When an unpaid order closes (the channel's payment timeout).
+        delivered_at: When the carrier delivered it, per the channel.
+        after_sales: The channel's refund / return / exchange cases on the order.
+        billing: The billing address, where the channel has one.
         raw: The payload as received.
         schema_version: The canonical schema version the order was written with.
         version: Optimistic-concurrency version; 0 until first stored.
@@ -448,15 +547,18 @@ class Order(CanonicalModel):
     presale: Presale | None = None
     b2b: B2BInfo | None = None
     shipments: tuple[Shipment, ...] = ()
+    after_sales: tuple[AfterSaleRef, ...] = ()
     buyer_note: Text | None = None
     seller_note: Text | None = None
     seller_flag: int | None = None
     tags: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] = ()
     attributes: Attributes = Field(default_factory=dict)
     created_at: ChannelTime
+    pay_by: ChannelTime | None = None
     paid_at: ChannelTime | None = None
     channel_updated_at: ChannelTime | None = None
     shipped_at: ChannelTime | None = None
+    delivered_at: ChannelTime | None = None
     completed_at: ChannelTime | None = None
     cancelled_at: ChannelTime | None = None
     promised_ship_by: ChannelTime | None = None
@@ -479,25 +581,24 @@ class Order(CanonicalModel):
             raise ValueError(f"line ids must be unique within an order; repeated: {duplicated}")
         currency = self.amounts.currency
         for line in self.lines:
-            if line.unit_price.currency != currency:
+            other = next((m.currency for m in line.money() if m.currency != currency), None)
+            if other is not None:
                 raise ValueError(
-                    f"line {line.line_id} is priced in {line.unit_price.currency}, "
-                    f"the order in {currency}"
+                    f"line {line.line_id} has amounts in {other}, the order in {currency}"
                 )
-        if self.shipments:
-            shipped: Counter[str] = Counter()
-            for shipment in self.shipments:
-                for package in shipment.packages:
-                    for held in package.lines:
-                        if held.line_id not in ids:
-                            raise ValueError(
-                                f"shipment {shipment.shipment_id} holds unknown line {held.line_id}"
-                            )
-                        shipped[held.line_id] += held.quantity
-            quantities = {line.line_id: line.quantity for line in self.lines}
-            over = sorted(k for k, q in shipped.items() if q > quantities[k])
-            if over:
-                raise ValueError(f"shipments hold more units than ordered for lines {over}")
+        for shipment in self.shipments:
+            for package in shipment.packages:
+                for held in package.lines:
+                    if held.line_id not in ids:
+                        raise ValueError(
+                            f"shipment {shipment.shipment_id} holds unknown line {held.line_id}"
+                        )
+        for case in self.after_sales:
+            unknown = [line_id for line_id in case.line_ids if line_id not in ids]
+            if unknown:
+                raise ValueError(
+                    f"after-sale case {case.channel_after_sale_id} names unknown lines {unknown}"
+                )
         return self
 
     # -- conveniences ------------------------------------------------------------------
