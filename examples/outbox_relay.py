@@ -61,7 +61,8 @@ def main() -> None:
             for handle in handles:
                 handle.close()
             print("messages per worker:", counts)
-            print("published:", len(published), "duplicates:", sum(published.values()) - len(published))
+            duplicates = sum(published.values()) - len(published)
+            print("published:", len(published), "duplicates:", duplicates)
             print("still pending:", store.outbox_pending())
 
 

@@ -64,7 +64,8 @@ def main() -> None:
     order = build_order()
     print(repr(order))
     print("receiver:", order.receiver)  # personal data is masked
-    print("balances:", order.amounts.balances, "platform paid", order.amounts.discount_by("platform"))
+    amounts = order.amounts
+    print("balances:", amounts.balances, "platform paid", amounts.discount_by("platform"))
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'orders.db'}"
