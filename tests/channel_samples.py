@@ -4,9 +4,10 @@ Each ``<platform>_order()`` function reads one payload of ``tests/fixtures/paylo
 (real captures or the platforms' documented examples; ``docs/schema.md`` says which)
 and maps it field by field: money through :func:`~ordercore.money.parse_yuan` or
 :func:`~ordercore.money.parse_fen` by the platform's unit, times through
-:func:`~ordercore.timestamps.parse_channel_time`, receiver data into the masked
-personal types, the channel status kept beside the canonical one, facts without a
-field into typed custom attributes, and the payload text kept verbatim in ``raw``.
+:func:`~ordercore.timestamps.parse_channel_time`, receiver and buyer data into the
+masked personal types, the channel status kept beside the canonical one, after-sale
+cases the channel names by id into ``after_sales``, facts without a field into typed
+custom attributes, and the payload text kept verbatim in ``raw``.
 
 The ``map_<platform>()`` functions take an already parsed payload plus its text, so
 tests can feed them altered payloads. Every error they raise names the payload field
@@ -24,20 +25,32 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ordercore.errors import FieldProblem, MoneyError, SchemaError, TimeParseError
-from ordercore.money import DEFAULT_CURRENCY, Money, allocate, parse_fen, parse_yuan, sum_money
-from ordercore.pii import AddressText, PersonName, PhoneNumber, Sensitive
+from ordercore.money import (
+    DEFAULT_CURRENCY,
+    Money,
+    allocate,
+    minor_digits,
+    parse_fen,
+    parse_yuan,
+    sum_money,
+)
+from ordercore.pii import AddressText, EmailAddress, PersonName, PhoneNumber, Sensitive
 from ordercore.schema import (
     Address,
+    AfterSaleKind,
+    AfterSaleRef,
     Buyer,
     ChannelStatus,
     CustomAttribute,
     Discount,
     DiscountFunder,
+    LineComponent,
     Order,
     OrderAmounts,
     OrderLine,
@@ -113,6 +126,8 @@ TAOBAO_REFUND_OPEN = frozenset(
         "SELLER_REFUSE_BUYER",
     }
 )
+#: Sub-order ``refund_status`` values that show the goods going back: the case is a return.
+TAOBAO_REFUND_RETURNING = frozenset({"WAIT_BUYER_RETURN_GOODS", "WAIT_SELLER_CONFIRM_GOODS"})
 TAOBAO_STEP_PHASE: dict[str, PresalePhase] = {
     "FRONT_NOPAID_FINAL_NOPAID": PresalePhase.DEPOSIT_PENDING,
     "FRONT_PAID_FINAL_NOPAID": PresalePhase.DEPOSIT_PAID,
@@ -172,6 +187,11 @@ YOUZAN_STATUS: dict[str, OrderStatus] = {
 }
 #: ``refund_state``: 1 partial refund in progress, 11 full refund in progress.
 YOUZAN_REFUND_OPEN = frozenset({"1", "11"})
+#: ``refund_order[].refund_type``: 1 refund only, 2 return and refund.
+YOUZAN_REFUND_KIND: dict[str, AfterSaleKind] = {
+    "1": AfterSaleKind.REFUND,
+    "2": AfterSaleKind.RETURN,
+}
 
 WECHAT_STATUS: dict[str, OrderStatus] = {
     "10": OrderStatus.PENDING_PAYMENT,
@@ -215,7 +235,8 @@ SHOPIFY_FULFILLMENT_STATUS: dict[str, OrderStatus] = {
     "fulfilled": OrderStatus.SHIPPED,
     "restocked": OrderStatus.CANCELLED,
 }
-#: Fulfillments that put goods with a carrier (``failure``, ``error``, ``cancelled`` did not).
+#: Fulfillments that put goods with a carrier (``failure``, ``error``, ``cancelled`` did not):
+#: only these have a shipping time.
 SHOPIFY_SHIPPED_FULFILLMENTS = frozenset({"pending", "open", "success"})
 
 WOOCOMMERCE_STATUS: dict[str, OrderStatus] = {
@@ -623,9 +644,11 @@ def _map_taobao(root: _Node, raw_text: str) -> Order:
     promotions = trade.obj("promotion_details").objs("promotion_detail")
     line_oids: set[str] = set()
     lines: list[OrderLine] = []
+    after_sales: list[AfterSaleRef] = []
     for sub in trade.obj("orders").objs("order"):
         oid = sub.required_id("oid")
         line_oids.add(oid)
+        after_sales += _taobao_refund(sub, oid)
         named = [_taobao_promotion(p) for p in promotions if p.id("id") == oid]
         line_discounts = named + _remainder(sub.yuan("discount_fee"), named, "discount_fee")
         merchant_sku = sub.text("outer_sku_id")
@@ -647,9 +670,7 @@ def _map_taobao(root: _Node, raw_text: str) -> Order:
                 paid=sub.yuan("divide_order_fee") or sub.yuan("payment"),
                 channel_status=ChannelStatus(
                     value=sub.text("status") or status_value,
-                    details=_details(
-                        refund_status=sub.text("refund_status"), refund_id=sub.id("refund_id")
-                    ),
+                    details=_details(refund_status=sub.text("refund_status")),
                 ),
                 attributes=_attrs(
                     is_oversold=sub.flag("is_oversold"), order_from=sub.text("order_from")
@@ -690,16 +711,16 @@ def _map_taobao(root: _Node, raw_text: str) -> Order:
             details=_details(step_trade_status=step_status, cod_status=trade.text("cod_status")),
         ),
         source=_source("taobao.trade.fullinfo.get"),
+        # The nick is personal (masked), so it is not copied into the plain buyer id.
         buyer=Buyer(
-            channel_buyer_id=trade.text("buyer_open_uid") or trade.text("buyer_nick"),
-            nick=trade.text("buyer_nick"),
-            email=trade.text("buyer_email"),
+            channel_buyer_id=trade.text("buyer_open_uid"),
+            nick=_personal(PersonName, trade.text("buyer_nick")),
+            email=_personal(EmailAddress, trade.text("buyer_email")),
         ),
         receiver=Address(
             name=_personal(PersonName, trade.text("receiver_name")),
-            phone=_personal(
-                PhoneNumber, trade.text("receiver_mobile") or trade.text("receiver_phone")
-            ),
+            phone=_personal(PhoneNumber, trade.text("receiver_mobile")),
+            landline=_personal(PhoneNumber, trade.text("receiver_phone")),
             province=trade.text("receiver_state"),
             # Municipalities: TOP may leave the city empty and put it in receiver_district.
             city=trade.text("receiver_city") or trade.text("receiver_district"),
@@ -722,6 +743,7 @@ def _map_taobao(root: _Node, raw_text: str) -> Order:
         payment=Payment(method="alipay", transaction_id=trade.text("alipay_no")),
         presale=presale,
         shipments=_taobao_shipments(trade, lines),
+        after_sales=tuple(after_sales),
         buyer_note=trade.text("buyer_message"),
         seller_note=trade.text("seller_memo"),
         seller_flag=trade.int("seller_flag"),
@@ -757,6 +779,26 @@ def _taobao_promotion(promotion: _Node) -> Discount:
         name=promotion.text("promotion_name"),
         promotion_id=promotion.text("promotion_id"),
     )
+
+
+def _taobao_refund(sub: _Node, oid: str) -> list[AfterSaleRef]:
+    """A sub-order's refund case (``refund_id``); goods on their way back make it a return."""
+    refund_id = sub.id("refund_id")
+    if refund_id is None:
+        return []
+    refund_status = sub.text("refund_status")
+    return [
+        AfterSaleRef(
+            channel_after_sale_id=refund_id,
+            kind=(
+                AfterSaleKind.RETURN
+                if refund_status in TAOBAO_REFUND_RETURNING
+                else AfterSaleKind.REFUND
+            ),
+            status=refund_status,
+            line_ids=(oid,),
+        )
+    ]
 
 
 def _taobao_shipments(trade: _Node, lines: list[OrderLine]) -> tuple[Shipment, ...]:
@@ -928,16 +970,21 @@ def _jd_coupon(coupon: _Node) -> list[Discount]:
 def _jd_receiver(consignee: _Node) -> Address:
     """``fullname`` and ``fullAddress`` arrive as TDE ciphertext (kept opaque), the phones masked.
 
-    ``fullAddress`` is the whole address, region included.
+    ``fullAddress`` is the whole address, region included; the ids are JD's region codes.
     """
     return Address(
         name=_personal(PersonName, consignee.text("fullname")),
-        phone=_personal(PhoneNumber, consignee.text("mobile") or consignee.text("telephone")),
+        phone=_personal(PhoneNumber, consignee.text("mobile")),
+        landline=_personal(PhoneNumber, consignee.text("telephone")),
         province=consignee.text("province"),
         city=consignee.text("city"),
         district=consignee.text("county"),
         town=consignee.text("town"),
         detail=_personal(AddressText, consignee.text("fullAddress")),
+        province_code=consignee.nonzero_id("provinceId"),
+        city_code=consignee.nonzero_id("cityId"),
+        district_code=consignee.nonzero_id("countyId"),
+        town_code=consignee.nonzero_id("townId"),
     )
 
 
@@ -1023,6 +1070,9 @@ def _map_pdd(root: _Node, raw_text: str) -> Order:
             district=info.text("town"),  # PDD's "town" is the district
             # receiver_address is the street part; the older "address" repeats the region.
             detail=_personal(AddressText, info.text("receiver_address") or info.text("address")),
+            province_code=info.nonzero_id("province_id"),
+            city_code=info.nonzero_id("city_id"),
+            district_code=info.nonzero_id("town_id"),
         ),
         lines=tuple(lines),
         amounts=OrderAmounts(
@@ -1033,13 +1083,16 @@ def _map_pdd(root: _Node, raw_text: str) -> Order:
             service_fee=sum_money(fee.yuan("service_fee") or Money.zero() for fee in service_fees),
             paid=info.yuan("pay_amount"),
         ),
-        payment=Payment(method=info.text("pay_type"), transaction_id=info.text("pay_no")),
+        payment=Payment(
+            method=info.text("pay_type"),
+            transaction_id=info.text("pay_no"),
+            platform_transaction_id=info.text("inner_transaction_id"),
+        ),
         shipments=_pdd_shipments(info),
         buyer_note=info.text("buyer_memo"),
         seller_note=info.text("remark"),
         seller_flag=info.int("remark_tag"),
         attributes=_attrs(
-            platform_transaction_id=info.text("inner_transaction_id"),
             free_sf=info.flag("free_sf"),
             invoice_status=info.int("invoice_status"),
             is_lucky_flag=info.int("is_lucky_flag"),
@@ -1184,6 +1237,7 @@ def _map_douyin_order(shop_order: _Node, raw_text: str) -> Order:
                 adjustment=sku.fen("modify_amount") or Money.zero(),
                 paid=sku.fen("pay_amount"),
                 is_gift=bool(sku.flag("is_gift")),
+                components=tuple(_douyin_component(part) for part in sku.objs("bundle_sku_info")),
                 channel_status=line_status,
                 attributes=_attrs(
                     author_id=sku.id("author_id"),
@@ -1200,6 +1254,20 @@ def _map_douyin_order(shop_order: _Node, raw_text: str) -> Order:
     presale = _douyin_presale(shop_order)
     finish_time = shop_order.time("finish_time")
     receiver = shop_order.obj("post_addr")
+    created_at = shop_order.time("create_time", unit="s")
+    expire_seconds = shop_order.int("order_expire_time")
+    # order_expire_time is a duration, so the deadline is computed: it has no original value.
+    pay_by = (
+        ChannelTime(utc=created_at.utc + timedelta(seconds=expire_seconds))
+        if created_at is not None and expire_seconds
+        else None
+    )
+    # Carrier sign-off per sku order; the order is delivered when its last line is.
+    receipts = [
+        sku.time("logistics_receipt_time", unit="s") for sku in shop_order.objs("sku_order_list")
+    ]
+    signed = [r for r in receipts if r is not None]
+    delivered_at = max(signed) if signed and len(signed) == len(receipts) else None
     modify = [
         m for m in (shop_order.fen("modify_amount"), shop_order.fen("modify_post_amount")) if m
     ]
@@ -1227,6 +1295,10 @@ def _map_douyin_order(shop_order: _Node, raw_text: str) -> Order:
             detail=_personal(
                 AddressText, receiver.text("encrypt_detail") or receiver.text("detail")
             ),
+            province_code=receiver.obj("province").id("id"),
+            city_code=receiver.obj("city").id("id"),
+            district_code=receiver.obj("town").id("id"),
+            town_code=receiver.obj("street").id("id"),
             open_address_id=shop_order.text("open_address_id"),
         ),
         lines=tuple(lines),
@@ -1259,8 +1331,6 @@ def _map_douyin_order(shop_order: _Node, raw_text: str) -> Order:
             trade_type_desc=shop_order.text("trade_type_desc"),
             order_type_code=shop_order.int("order_type"),
             cancel_reason=shop_order.text("cancel_reason"),
-            # A duration in seconds (unpaid orders close after it), not a timestamp.
-            order_expire_seconds=shop_order.int("order_expire_time"),
             shop_cost_amount=shop_order.fen("shop_cost_amount"),
             platform_cost_amount=shop_order.fen("platform_cost_amount"),
             author_cost_amount=shop_order.fen("author_cost_amount"),
@@ -1269,14 +1339,28 @@ def _map_douyin_order(shop_order: _Node, raw_text: str) -> Order:
             promotion_redpack_talent_amount=shop_order.fen("promotion_redpack_talent_amount"),
             serial_numbers=shop_order.json("serial_number_list"),
         ),
-        created_at=shop_order.time("create_time", unit="s"),
+        created_at=created_at,
+        pay_by=pay_by,
         paid_at=shop_order.time("pay_time", unit="s"),
         channel_updated_at=shop_order.time("update_time", unit="s"),
         shipped_at=shop_order.time("ship_time", unit="s"),
+        delivered_at=delivered_at,
         completed_at=finish_time if channel_status.value != "4" else None,
         cancelled_at=finish_time if channel_status.value == "4" else None,
         promised_ship_by=shop_order.time("exp_ship_time", unit="s"),
         raw=_raw(raw_text),
+    )
+
+
+def _douyin_component(part: _Node) -> LineComponent:
+    """A ``bundle_sku_info`` entry: one sub-product of a bundle and how many a bundle holds."""
+    sku_id = part.id("sku_id")
+    merchant_sku = part.text("code")
+    return LineComponent(
+        sku=_sku("douyin", merchant_sku, sku_id, part.id("product_id")),
+        quantity=part.int("item_num"),
+        title=part.text("product_name"),
+        channel_sku_id=sku_id,
     )
 
 
@@ -1431,6 +1515,8 @@ def _map_youzan(root: _Node, raw_text: str) -> Order:
     remark = full.obj("remark_info")
     outer_transactions = pay.values("outer_transactions")
     transactions = pay.values("transaction")
+    address_extra = address.json_text("address_extra")
+    area_code = address_extra.get("areaCode") if isinstance(address_extra, dict) else None
     express_type = info.int("express_type")
     is_presale = any(item.flag("is_pre_sale") for item in full.objs("orders"))
     return Order(
@@ -1455,7 +1541,7 @@ def _map_youzan(root: _Node, raw_text: str) -> Order:
         source=_source("youzan.trade.get"),
         buyer=Buyer(
             channel_buyer_id=buyer.id("buyer_id") or buyer.text("yz_open_id"),
-            nick=buyer.text("fans_nickname"),
+            nick=_personal(PersonName, buyer.text("fans_nickname")),
             phone=_personal(PhoneNumber, buyer.text("buyer_phone")),
         ),
         receiver=Address(
@@ -1466,6 +1552,7 @@ def _map_youzan(root: _Node, raw_text: str) -> Order:
             district=address.text("delivery_district"),
             detail=_personal(AddressText, address.text("delivery_address")),
             postal_code=address.text("delivery_postal_code"),
+            district_code=str(area_code) if area_code else None,
         ),
         lines=tuple(lines),
         amounts=OrderAmounts(
@@ -1478,27 +1565,38 @@ def _map_youzan(root: _Node, raw_text: str) -> Order:
         payment=Payment(
             method=info.text("pay_type_str"),
             transaction_id=str(outer_transactions[0]) if outer_transactions else None,
+            platform_transaction_id=str(transactions[0]) if transactions else None,
         ),
         shipments=_youzan_shipments(data, lines),
+        after_sales=tuple(_youzan_refund(refund) for refund in data.objs("refund_order")),
         buyer_note=remark.text("buyer_message"),
         seller_note=remark.text("trade_memo"),
         seller_flag=remark.int("star"),
         attributes=_attrs(
-            platform_transaction_id=str(transactions[0]) if transactions else None,
             wechat_openid=buyer.text("outer_user_id"),
             store_id=info.nonzero_id("offline_id"),
             express_type=express_type,
             order_tags=info.json("order_tags"),
             source_info=full.json("source_info"),
-            refunds=data.json("refund_order"),
-            pay_expires_at=(expires.utc if (expires := info.time("expired_time")) else None),
         ),
         created_at=info.time("created"),
+        pay_by=info.time("expired_time"),
         paid_at=info.time("pay_time"),
         channel_updated_at=info.time("update_time"),
         shipped_at=info.time("consign_time"),
         completed_at=info.time("success_time"),
         raw=_raw(raw_text),
+    )
+
+
+def _youzan_refund(refund: _Node) -> AfterSaleRef:
+    """A ``refund_order`` entry: the refund, its amount and the lines (``oids``) it covers."""
+    return AfterSaleRef(
+        channel_after_sale_id=refund.required_id("refund_id"),
+        kind=YOUZAN_REFUND_KIND.get(refund.text("refund_type") or "", AfterSaleKind.OTHER),
+        status=refund.text("refund_state"),
+        amount=refund.yuan("refund_fee"),
+        line_ids=tuple(oid.required_id("oid") for oid in refund.objs("oids")),
     )
 
 
@@ -1525,6 +1623,7 @@ def _youzan_shipments(data: _Node, lines: list[OrderLine]) -> tuple[Shipment, ..
         shipments.append(
             Shipment(
                 shipment_id=delivery.id("pk_id") or (dists[0].id("dist_id") if dists else "") or "",
+                status=delivery.text("express_state"),
                 carrier_code=express.nonzero_id("express_id") if express else None,
                 tracking_no=express.text("express_no") if express else None,
                 shipped_at=dists[0].time("create_time") if dists else None,
@@ -1671,6 +1770,14 @@ def _map_wechat_channels(root: _Node, raw_text: str) -> Order:
             method=pay.text("payment_method"), transaction_id=pay.text("transaction_id")
         ),
         shipments=_wechat_shipments(delivery, lines),
+        # The list names no lines: per-line counts are in on_aftersale_sku_cnt.
+        after_sales=tuple(
+            AfterSaleRef(
+                channel_after_sale_id=case.required_id("aftersale_order_id"),
+                status=case.text("status"),
+            )
+            for case in aftersale.objs("aftersale_order_list")
+        ),
         buyer_note=ext.text("customer_notes"),
         seller_note=ext.text("merchant_notes"),
         attributes=_attrs(
@@ -1680,7 +1787,6 @@ def _map_wechat_channels(root: _Node, raw_text: str) -> Order:
             order_scene=ext.int("order_scene"),
             sharer=detail.obj("sharer_info").json_all() or None,
             user_coupon_id=detail.obj("coupon_info").id("user_coupon_id"),
-            aftersale_orders=aftersale.json("aftersale_order_list"),
         ),
         created_at=order.time("create_time", unit="s"),
         paid_at=pay.time("pay_time", unit="s"),
@@ -1809,6 +1915,9 @@ def _map_xiaohongshu(root: _Node, raw_text: str) -> Order:
             city=data.text("receiverCityName"),
             district=data.text("receiverDistrictName"),
             detail=_personal(AddressText, data.text("receiverAddress")),
+            province_code=data.id("receiverProvinceId"),
+            city_code=data.id("receiverCityId"),
+            district_code=data.id("receiverDistrictId"),
             open_address_id=data.text("openAddressId"),
         ),
         lines=tuple(lines),
@@ -1859,6 +1968,11 @@ def _xhs_line(sku: _Node) -> OrderLine:
             )
         unit_price = units[0]
     merchant_sku = sku.text("erpcode")
+    components = tuple(
+        _xhs_component(detail, quantity)
+        for detail in details
+        if quantity > 0 and detail.id("skuId") != sku_id  # a plain item lists itself
+    )
     return OrderLine(
         line_id=sku_id,
         sku=_sku("xiaohongshu", merchant_sku, sku_id),
@@ -1877,14 +1991,36 @@ def _xhs_line(sku: _Node) -> OrderLine:
         ),
         paid=sku.fen("totalPaidAmount"),
         is_gift=sku.int("skuTag") == 1,
+        components=components,
         attributes=_attrs(
             author_id=sku.text("kolId"),
             author_name=sku.text("kolName"),
             after_sale_status=sku.int("skuAfterSaleStatus"),
             tax=sku.fen("totalTaxAmount"),
-            sku_components=sku.json("skuDetailList"),
             identify_codes=sku.json("skuIdentifyCodeInfo"),
         ),
+    )
+
+
+def _xhs_component(detail: _Node, line_quantity: int) -> LineComponent:
+    """A ``skuDetailList`` entry (bundle part, multi-pack or channel product's base item).
+
+    Its ``quantity`` is what was bought over the whole aggregated line; a component counts
+    per unit of the line, so it must divide evenly by the line's quantity.
+    """
+    bought = detail.int("quantity") or 0
+    if bought % line_quantity:
+        raise detail.context.error(
+            detail.at("quantity"), "does not split into equal units of the line"
+        )
+    sku_id = detail.id("skuId")
+    merchant_sku = detail.text("erpCode")
+    return LineComponent(
+        sku=_sku("xiaohongshu", merchant_sku, sku_id),
+        quantity=bought // line_quantity,
+        title=detail.text("skuName"),
+        channel_sku_id=sku_id,
+        barcode=detail.text("barcode"),
     )
 
 
@@ -1896,6 +2032,7 @@ def _xhs_shipments(data: _Node, lines: list[OrderLine]) -> tuple[Shipment, ...]:
         return tuple(
             Shipment(
                 shipment_id=parcel.text("expressTrackingNo") or "",
+                status=parcel.text("status"),
                 carrier_code=parcel.text("expressCompanyCode"),
                 tracking_no=parcel.text("expressTrackingNo"),
                 packages=(
@@ -1967,7 +2104,6 @@ def _map_shopify(root: _Node, raw_text: str) -> Order:
                 channel_item_id=item.id("product_id"),
                 channel_sku_id=item.id("variant_id"),
                 merchant_sku=merchant_sku,
-                adjustment=zero,  # the schema's default zero is CNY
                 attributes=_attrs(
                     **_name_value_attributes(item.objs("properties"), "name", "value")
                 ),
@@ -1983,7 +2119,6 @@ def _map_shopify(root: _Node, raw_text: str) -> Order:
         for code in order.objs("discount_codes")
     ]
     codes += _remainder(order.yuan("total_discounts", currency), codes, "total_discounts")
-    address = order.obj("shipping_address")
     customer = order.obj("customer")
     return Order(
         channel="shopify",
@@ -1995,24 +2130,11 @@ def _map_shopify(root: _Node, raw_text: str) -> Order:
         source=_source("GET /admin/api/orders/{id}.json"),
         buyer=Buyer(
             channel_buyer_id=customer.id("id"),
-            email=order.text("email") or customer.text("email"),
+            email=_personal(EmailAddress, order.text("email") or customer.text("email")),
             phone=_personal(PhoneNumber, order.text("phone")),
         ),
-        receiver=Address(
-            name=_personal(
-                PersonName,
-                address.text("name")
-                or _full_name(address.text("first_name"), address.text("last_name")),
-            ),
-            phone=_personal(PhoneNumber, address.text("phone")),
-            country=address.text("country_code") or "US",
-            province=address.text("province"),
-            city=address.text("city"),
-            detail=_personal(
-                AddressText, _address_detail(address.text("address1"), address.text("address2"))
-            ),
-            postal_code=address.text("zip"),
-        ),
+        receiver=_shopify_address(order.obj("shipping_address")),
+        billing=_shopify_address(order.obj("billing_address")),
         lines=tuple(lines),
         amounts=OrderAmounts(
             goods=sum_money((line.goods for line in lines), currency),
@@ -2020,10 +2142,8 @@ def _map_shopify(root: _Node, raw_text: str) -> Order:
                 (s.yuan("price", currency) or zero for s in order.objs("shipping_lines")), currency
             ),
             discounts=tuple(codes),
-            adjustment=zero,
             # With taxes_included the tax is inside the prices, not charged on top.
             tax=zero if order.flag("taxes_included") else order.yuan("total_tax", currency) or zero,
-            service_fee=zero,
             paid=order.yuan("total_price", currency),
         ),
         payment=Payment(method=order.text("gateway")),
@@ -2041,22 +2161,53 @@ def _map_shopify(root: _Node, raw_text: str) -> Order:
     )
 
 
+def _shopify_address(address: _Node) -> Address:
+    """A ``shipping_address``; ``name`` wins over first and last name joined.
+
+    ``billing_address`` has the same shape.
+    """
+    return Address(
+        name=_personal(
+            PersonName,
+            address.text("name")
+            or _full_name(address.text("first_name"), address.text("last_name")),
+        ),
+        phone=_personal(PhoneNumber, address.text("phone")),
+        company=address.text("company"),
+        country=address.text("country_code") or "US",
+        province=address.text("province"),
+        city=address.text("city"),
+        detail=_personal(
+            AddressText, _address_detail(address.text("address1"), address.text("address2"))
+        ),
+        postal_code=address.text("zip"),
+        province_code=address.text("province_code"),
+    )
+
+
 def _shopify_shipments(order: _Node, lines: list[OrderLine]) -> tuple[Shipment, ...]:
-    """Fulfillments that reached a carrier; failed or cancelled ones stay in ``raw`` only."""
+    """Every fulfillment, its status kept: a ``failure`` one records what was attempted.
+
+    Only fulfillments that reached a carrier have a shipping time.
+    """
     line_ids = {line.line_id for line in lines}
     shipments = []
     for fulfillment in order.objs("fulfillments"):
-        if fulfillment.text("status") not in SHOPIFY_SHIPPED_FULFILLMENTS:
-            continue
+        status = fulfillment.text("status")
         numbers = [str(n) for n in fulfillment.values("tracking_numbers")] or [
             n for n in [fulfillment.text("tracking_number")] if n
         ]
         shipments.append(
             Shipment(
                 shipment_id=fulfillment.id("id") or "",
+                status=status,
                 carrier_name=fulfillment.text("tracking_company"),
                 tracking_no=numbers[0] if numbers else None,
-                shipped_at=fulfillment.time("created_at"),
+                shipped_at=(
+                    fulfillment.time("created_at")
+                    if status in SHOPIFY_SHIPPED_FULFILLMENTS
+                    else None
+                ),
                 packages=(
                     Package(
                         tracking_no=numbers[0] if numbers else None,
@@ -2099,9 +2250,14 @@ def _map_woocommerce(order: _Node, raw_text: str) -> Order:
         line_id = item.required_id("id")
         merchant_sku = item.text("sku")
         meta = [m for m in item.objs("meta_data") if not (m.text("key") or "").startswith("_")]
+        quantity = item.int("quantity")
+        unit_price = _woocommerce_unit_price(item, currency)
         subtotal = item.yuan("subtotal", currency) or zero
         total = item.yuan("total", currency) or zero
         line_tax = item.yuan("total_tax", currency) or zero
+        exact = (
+            unit_price is not None and quantity is not None and unit_price * quantity == subtotal
+        )
         lines.append(
             OrderLine(
                 line_id=line_id,
@@ -2112,15 +2268,15 @@ def _map_woocommerce(order: _Node, raw_text: str) -> Order:
                     item.id("product_id"),
                 ),
                 title=html.unescape(item.text("name") or ""),  # names arrive HTML-escaped
-                quantity=item.int("quantity"),
-                unit_price=item.yuan("price", currency),  # a JSON number, unlike the totals
+                quantity=quantity,
+                unit_price=unit_price,
+                subtotal=None if exact else subtotal,
                 spec=_spec((m.text("key"), m.text("value")) for m in meta),
                 channel_line_id=line_id,
                 channel_item_id=item.id("product_id"),
                 channel_sku_id=item.nonzero_id("variation_id"),
                 merchant_sku=merchant_sku,
                 discounts=tuple(_discount(DiscountFunder.SELLER, subtotal - total, "coupon")),
-                adjustment=zero,  # the schema's default zero is CNY
                 paid=total + line_tax,
                 attributes=_attrs(**_name_value_attributes(meta, "key", "value")),
             )
@@ -2146,28 +2302,16 @@ def _map_woocommerce(order: _Node, raw_text: str) -> Order:
         source=_source("GET /wp-json/wc/v3/orders/{id}"),
         buyer=Buyer(
             channel_buyer_id=order.nonzero_id("customer_id"),  # 0 = guest checkout
-            email=billing.text("email"),
+            email=_personal(EmailAddress, billing.text("email")),
             phone=_personal(PhoneNumber, billing.text("phone")),
         ),
-        receiver=Address(
-            name=_personal(
-                PersonName, _full_name(shipping.text("first_name"), shipping.text("last_name"))
-            ),
-            phone=_personal(PhoneNumber, shipping.text("phone")),
-            country=shipping.text("country") or "US",
-            province=shipping.text("state"),
-            city=shipping.text("city"),
-            detail=_personal(
-                AddressText, _address_detail(shipping.text("address_1"), shipping.text("address_2"))
-            ),
-            postal_code=shipping.text("postcode"),
-        ),
+        receiver=_woocommerce_address(shipping),
+        billing=_woocommerce_address(billing),
         lines=tuple(lines),
         amounts=OrderAmounts(
             goods=sum_money((line.goods for line in lines), currency),
             shipping=order.yuan("shipping_total", currency) or zero,
             discounts=tuple(coupons),
-            adjustment=zero,
             tax=zero if include_tax else order.yuan("total_tax", currency) or zero,
             service_fee=sum_money(
                 (f.yuan("total", currency) or zero for f in order.objs("fee_lines")), currency
@@ -2177,6 +2321,7 @@ def _map_woocommerce(order: _Node, raw_text: str) -> Order:
         payment=Payment(
             method=order.text("payment_method"), transaction_id=order.text("transaction_id")
         ),
+        after_sales=tuple(_woocommerce_refund(r, currency) for r in order.objs("refunds")),
         buyer_note=order.text("customer_note"),
         attributes=_attrs(
             **_name_value_attributes(order.objs("meta_data"), "key", "value"),
@@ -2186,6 +2331,49 @@ def _map_woocommerce(order: _Node, raw_text: str) -> Order:
         channel_updated_at=order.time("date_modified_gmt", zone="UTC"),
         completed_at=order.time("date_completed_gmt", zone="UTC"),
         raw=_raw(raw_text),
+    )
+
+
+def _woocommerce_unit_price(item: _Node, currency: str) -> Money | None:
+    """The line ``price``: a JSON number, ``subtotal / quantity`` as the shop computed it.
+
+    It can carry more decimals than the currency has (10.00 for 3 units: 3.3333333333);
+    ``Money`` refuses those, so such a price is rounded half up to the currency's digits
+    and the line keeps the exact ``subtotal`` beside it.
+    """
+    value = item.raw("price")
+    digits = minor_digits(currency)
+    if isinstance(value, Decimal) and value.is_finite() and value != round(value, digits):
+        return Money(value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP), currency)
+    return item.yuan("price", currency)
+
+
+def _woocommerce_refund(refund: _Node, currency: str) -> AfterSaleRef:
+    """A ``refunds`` entry; the order lists refunds with negative totals, kept as positive."""
+    total = refund.yuan("total", currency)
+    return AfterSaleRef(
+        channel_after_sale_id=refund.required_id("id"),
+        kind=AfterSaleKind.REFUND,
+        amount=abs(total) if total is not None else None,
+        reason=refund.text("reason"),
+    )
+
+
+def _woocommerce_address(address: _Node) -> Address:
+    """A ``shipping`` object (``billing`` has the same fields plus ``email`` and ``phone``)."""
+    return Address(
+        name=_personal(
+            PersonName, _full_name(address.text("first_name"), address.text("last_name"))
+        ),
+        phone=_personal(PhoneNumber, address.text("phone")),
+        company=address.text("company"),
+        country=address.text("country") or "US",
+        province=address.text("state"),
+        city=address.text("city"),
+        detail=_personal(
+            AddressText, _address_detail(address.text("address_1"), address.text("address_2"))
+        ),
+        postal_code=address.text("postcode"),
     )
 
 

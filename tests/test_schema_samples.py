@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,10 @@ from channel_samples import (
     map_jd,
     map_jd_search_response,
     map_pdd,
+    map_shopify,
     map_taobao,
     map_wechat_channels,
+    map_woocommerce,
     map_xiaohongshu,
     map_youzan,
     parse_payload,
@@ -39,8 +41,12 @@ from channel_samples import (
 )
 from ordercore.errors import FloatMoneyError, MoneyError, SchemaError, TimeParseError
 from ordercore.money import Money
+from ordercore.pii import Sensitive
 from ordercore.schema import (
+    AfterSaleKind,
+    AfterSaleRef,
     DiscountFunder,
+    LineComponent,
     Order,
     OrderStatus,
     OrderType,
@@ -148,21 +154,32 @@ class TestEverySample:
             order.paid_at,
             order.channel_updated_at,
             order.shipped_at,
+            order.delivered_at,
             order.completed_at,
             order.cancelled_at,
             order.promised_ship_by,
         ]
         times += [shipment.shipped_at for shipment in order.shipments]
+        if order.channel != "douyin":  # Douyin's pay-by is computed from a duration
+            times.append(order.pay_by)
         for time in filter(None, times):
             assert time.utc.tzinfo is UTC
             assert time.original is not None
+        if order.pay_by is not None:
+            assert order.pay_by.utc.tzinfo is UTC
 
     def test_repr_masks_the_receiver(self, sample: tuple[str, Order]) -> None:
         """Receiver and buyer personal values never show in reprs, only in the JSON form."""
         order = sample[1]
         assert order.receiver is not None
-        personal = [order.receiver.name, order.receiver.phone, order.receiver.detail]
-        personal.append(order.buyer.phone)
+        receiver, buyer = order.receiver, order.buyer
+        personal: list[Sensitive | None] = [
+            receiver.name,
+            receiver.phone,
+            receiver.landline,
+            receiver.detail,
+        ]
+        personal += [buyer.nick, buyer.phone, buyer.email]
         shown = " ".join([repr(order), str(order), repr(order.receiver), repr(order.buyer)])
         dumped = order.model_dump_json()
         for value in filter(None, personal):
@@ -201,6 +218,52 @@ class TestAcrossChannels:
             "249786309732",  # JD 2022-07-16 Beijing
             "37423523451235145",  # WeChat Channels epoch s
         ]
+
+    @pytest.mark.parametrize(
+        ("name", "codes"),
+        [
+            ("jd", ("19", "1601", "3634", "63199")),
+            ("pdd", ("25", "321", "2703", None)),
+            ("douyin", ("110000", "110000", "110000", "110000")),
+            ("youzan", (None, None, "510191", None)),
+            ("xiaohongshu", (None, None, None, None)),
+            ("shopify", ("KY", None, None, None)),
+            ("taobao", (None, None, None, None)),
+        ],
+    )
+    def test_region_codes_sit_beside_the_names(
+        self, name: str, codes: tuple[str | None, ...]
+    ) -> None:
+        """The platforms' region ids become the address codes, as strings, names unchanged."""
+        receiver = ALL_SAMPLES[name]().receiver
+        assert receiver is not None
+        found = (
+            receiver.province_code,
+            receiver.city_code,
+            receiver.district_code,
+            receiver.town_code,
+        )
+        assert found == codes
+        assert receiver.province is not None
+
+    @pytest.mark.parametrize(
+        ("name", "provider", "platform"),
+        [
+            ("pdd", "4200000189201808312824969961", "XP0018083110200983094646005030"),
+            ("youzan", "4200000264201903261946969850", "190326101704000046"),
+            ("taobao", "2014011511001001090016485237", None),
+            ("douyin", "PAY234532534534", None),
+        ],
+    )
+    def test_platform_transaction_id_is_beside_the_provider_one(
+        self, name: str, provider: str, platform: str | None
+    ) -> None:
+        """The marketplace's own payment record sits next to the payment provider's number."""
+        order = ALL_SAMPLES[name]()
+        assert order.payment is not None
+        assert order.payment.transaction_id == provider
+        assert order.payment.platform_transaction_id == platform
+        assert "platform_transaction_id" not in order.attributes
 
     def test_fixtures_are_the_shared_payloads(self) -> None:
         """Every shared payload file is copied byte for byte (checked when ../shared exists)."""
@@ -352,9 +415,34 @@ class TestTaobao:
         assert receiver.postal_code == "450000"
         assert receiver.name is not None and receiver.name.reveal() == "闫**"
         assert receiver.phone is not None and receiver.phone.reveal() == "1573672****"
-        assert order.buyer.nick is not None and order.buyer.nick.reveal() == "老婆最大51521"
+        assert receiver.landline is None  # no receiver_phone in this trade
         assert order.payment is not None
         assert order.payment.transaction_id == "2014011511001001090016485237"
+        assert order.after_sales == ()  # refund_status NO_REFUND, no refund_id
+
+    def test_buyer_nick_and_email_are_masked(self) -> None:
+        """The nick and e-mail print masked; without ``buyer_open_uid`` there is no buyer id."""
+        buyer = taobao_order().buyer
+        assert buyer.nick is not None and buyer.nick.reveal() == "老婆最大51521"
+        assert buyer.email is not None and buyer.email.reveal() == "29130*****@qq.com"
+        assert repr(buyer) == (
+            "Buyer(channel_buyer_id=None, nick=PersonName('老********'), phone=None, "
+            "email=EmailAddress('2***@qq.com'))"
+        )
+        assert "老婆最大51521" not in repr(buyer)
+
+    def test_buyer_open_uid_is_the_buyer_id(self) -> None:
+        """Current payloads carry ``buyer_open_uid``: that, not the nick, identifies the buyer."""
+
+        def add_open_uid(payload: Any) -> None:
+            payload["trade_fullinfo_get_response"]["trade"]["buyer_open_uid"] = (
+                "AAHm5d-EAAeGwJedwSHpg8bT"
+            )
+
+        payload, text = altered("taobao_order.json", add_open_uid)
+        buyer = map_taobao(payload, raw_text=text).buyer
+        assert buyer.channel_buyer_id == "AAHm5d-EAAeGwJedwSHpg8bT"
+        assert buyer.nick is not None and buyer.nick.reveal() == "老婆最大51521"
 
     def test_channel_facts_are_custom_attributes(self) -> None:
         """Trade type, source, shipping type and the commission stay as typed attributes."""
@@ -424,22 +512,56 @@ class TestTaobao:
         assert order.presale.phase is PresalePhase.DEPOSIT_PAID
         assert (order.presale.deposit, order.presale.balance) == (cny("10.00"), cny("66.00"))
 
-    def test_an_open_refund_on_a_line_puts_the_order_in_after_sale(self) -> None:
-        """A sub-order waiting for the seller to agree to a refund makes the order after-sale."""
+    @pytest.mark.parametrize(
+        ("refund_status", "kind"),
+        [
+            ("WAIT_SELLER_AGREE", AfterSaleKind.REFUND),
+            ("WAIT_BUYER_RETURN_GOODS", AfterSaleKind.RETURN),
+            ("WAIT_SELLER_CONFIRM_GOODS", AfterSaleKind.RETURN),
+            ("SELLER_REFUSE_BUYER", AfterSaleKind.REFUND),
+        ],
+    )
+    def test_an_open_refund_on_a_line_is_an_after_sale_case(
+        self, refund_status: str, kind: AfterSaleKind
+    ) -> None:
+        """A sub-order's ``refund_id`` is a case on that line and makes the order after-sale."""
 
         def open_refund(payload: Any) -> None:
             order = payload["trade_fullinfo_get_response"]["trade"]["orders"]["order"][0]
-            order.update(refund_status="WAIT_SELLER_AGREE", refund_id=123456789012)
+            order.update(refund_status=refund_status, refund_id=123456789012)
 
         payload, text = altered("taobao_order.json", open_refund)
         order = map_taobao(payload, raw_text=text)
         assert order.status is OrderStatus.AFTER_SALE
         assert order.channel_status.value == "TRADE_FINISHED"
         assert order.lines[0].channel_status is not None
-        assert order.lines[0].channel_status.details == {
-            "refund_status": "WAIT_SELLER_AGREE",
-            "refund_id": "123456789012",
-        }
+        assert order.lines[0].channel_status.details == {"refund_status": refund_status}
+        assert order.after_sales == (
+            AfterSaleRef(
+                channel_after_sale_id="123456789012",
+                kind=kind,
+                status=refund_status,
+                line_ids=("518073718172548",),
+            ),
+        )
+
+    def test_a_finished_refund_is_a_case_but_not_after_sale(self) -> None:
+        """``SUCCESS`` is kept as a case while the order keeps its own status."""
+
+        def refunded(payload: Any) -> None:
+            order = payload["trade_fullinfo_get_response"]["trade"]["orders"]["order"][0]
+            order.update(refund_status="SUCCESS", refund_id="987654321")
+
+        payload, text = altered("taobao_order.json", refunded)
+        order = map_taobao(payload, raw_text=text)
+        assert order.status is OrderStatus.COMPLETED
+        (case,) = order.after_sales
+        assert (case.channel_after_sale_id, case.kind, case.status, case.amount) == (
+            "987654321",
+            AfterSaleKind.REFUND,
+            "SUCCESS",
+            None,
+        )
 
 
 class TestTaobaoClosed:
@@ -488,13 +610,33 @@ class TestTaobaoClosed:
         assert order.seller_note == "已催 小强 11.11"
         assert order.seller_flag == 1
 
-    def test_the_landline_has_no_field_and_stays_in_raw(self) -> None:
-        """Address holds one phone: the mobile; ``receiver_phone`` (landline) is raw only."""
-        order = taobao_closed_order()
-        assert order.receiver is not None and order.receiver.phone is not None
-        assert order.receiver.phone.reveal() == "1389289****"
-        trade = raw_json(order)["trade_fullinfo_get_response"]["trade"]
-        assert trade["receiver_phone"] == "029-8597****"
+    def test_the_landline_is_kept_beside_the_mobile(self) -> None:
+        """``receiver_mobile`` is the phone, ``receiver_phone`` the landline (masked by Taobao)."""
+        receiver = taobao_closed_order().receiver
+        assert receiver is not None
+        assert receiver.phone is not None and receiver.phone.reveal() == "1389289****"
+        assert receiver.landline is not None and receiver.landline.reveal() == "029-8597****"
+        assert repr(receiver.landline) == "PhoneNumber('029-8597****')"
+        assert not receiver.is_encrypted
+
+    def test_a_plaintext_landline_is_masked_but_revealed_exactly(self) -> None:
+        """An unmasked landline prints masked everywhere and is written exactly to JSON."""
+
+        def plain_landline(payload: Any) -> None:
+            trade = payload["trade_fullinfo_get_response"]["trade"]
+            trade["receiver_phone"] = "029-85971234"
+            del trade["receiver_mobile"]
+
+        payload, text = altered("taobao_order_closed_with_promotions.json", plain_landline)
+        order = map_taobao(payload, raw_text=text)
+        receiver = order.receiver
+        assert receiver is not None and receiver.landline is not None
+        assert receiver.phone is None  # the landline is not copied into the mobile
+        assert receiver.landline.reveal() == "029-85971234"
+        assert repr(receiver.landline) == "PhoneNumber('029****1234')"
+        assert "029-85971234" not in repr(receiver)
+        assert "029-85971234" not in str(order)
+        assert '"landline":"029-85971234"' in order.model_dump_json()
 
 
 class TestJD:
@@ -552,6 +694,20 @@ class TestJD:
             "海珠区",
             "赤岗街道",
         )
+
+    def test_landline_and_region_codes(self) -> None:
+        """``telephone`` is the landline (masked by JD), the region ids the region codes."""
+        receiver = jd_order().receiver
+        assert receiver is not None
+        assert receiver.phone is not None and receiver.phone.reveal() == "136*******5"
+        assert receiver.landline is not None and receiver.landline.reveal() == "136*******5"
+        assert repr(receiver.landline) == "PhoneNumber('136*******5')"
+        assert (
+            receiver.province_code,
+            receiver.city_code,
+            receiver.district_code,
+            receiver.town_code,
+        ) == ("19", "1601", "3634", "63199")
 
     def test_invoice_and_other_facts_are_custom_attributes(self) -> None:
         """The invoice type (D2) and the other JD-only facts are typed attributes."""
@@ -643,17 +799,24 @@ class TestPDD:
             "长宁区",
         )
         assert receiver.detail.reveal().startswith("上海市上海市长宁区娄山关路533号")
+        # province_id / city_id / town_id (JSON numbers); country_id 0 has no field.
+        assert (receiver.province_code, receiver.city_code, receiver.district_code) == (
+            "25",
+            "321",
+            "2703",
+        )
+        assert receiver.town_code is None
 
     def test_payment_and_attributes(self) -> None:
-        """The WeChat pay number is the transaction; PDD's own id and flags are attributes."""
+        """The WeChat pay number is the transaction id; PDD's own id is the platform's."""
         order = pdd_order()
         assert order.payment is not None
-        assert (order.payment.method, order.payment.transaction_id) == (
-            "WEIXIN",
-            "4200000189201808312824969961",
-        )
+        assert (
+            order.payment.method,
+            order.payment.transaction_id,
+            order.payment.platform_transaction_id,
+        ) == ("WEIXIN", "4200000189201808312824969961", "XP0018083110200983094646005030")
         assert attributes(order.attributes) == {
-            "platform_transaction_id": "XP0018083110200983094646005030",
             "free_sf": True,
             "invoice_status": 0,
             "is_lucky_flag": 1,
@@ -706,7 +869,9 @@ class TestDouyin:
         line_status = order.lines[0].channel_status
         assert line_status is not None
         assert line_status.details["after_sale_status"] == "6"
+        assert line_status.details["after_sale_type"] == "1"
         assert line_status.details["refund_status"] == "1"
+        assert order.after_sales == ()  # after_sale_info names no case id
 
     def test_epoch_seconds(self) -> None:
         """Epoch seconds become UTC instants and keep the integer."""
@@ -752,17 +917,92 @@ class TestDouyin:
         assert attrs["inventory_list"][0]["warehouse_id"] == "3141234234324"
 
     def test_b_type_and_other_facts_are_order_attributes(self) -> None:
-        """b_type, the expiry duration and who bears the discounts are typed attributes."""
+        """b_type, the cancel reason and who bears the discounts are typed attributes."""
         order = douyin_order()
         attrs = attributes(order.attributes)
         assert (attrs["b_type"], attrs["b_type_desc"]) == (1, "抖音")
         assert (attrs["sub_b_type"], attrs["sub_b_type_desc"]) == (1, "小程序")
-        assert attrs["order_expire_seconds"] == 1800
+        assert "order_expire_seconds" not in attrs
         assert attrs["cancel_reason"] == "不想要"
         assert attrs["shop_cost_amount"] == cny("1.00")
         assert attrs["platform_cost_amount"] == cny("1.00")
         assert attrs["serial_numbers"] == ["546443524543534", "646443524543534"]
         assert order.attributes["b_type"].type == "int"
+
+    def test_pay_by_is_the_creation_plus_the_expiry_duration(self) -> None:
+        """``order_expire_time`` is 1800 seconds: unpaid, the order closes 30 minutes after."""
+        order = douyin_order()
+        assert order.pay_by is not None
+        assert order.pay_by.utc == utc(2021, 4, 2, 9, 53, 33)
+        assert order.pay_by.utc - order.created_at.utc == timedelta(seconds=1800)
+        assert (order.pay_by.original, order.pay_by.zone) == (None, None)  # computed
+
+    def test_pay_by_needs_the_duration(self) -> None:
+        """Without ``order_expire_time`` there is no payment deadline."""
+
+        def drop_expiry(payload: Any) -> None:
+            del payload["data"]["shop_order_list"][0]["order_expire_time"]
+
+        payload, text = altered("douyin_order.json", drop_expiry)
+        (order,) = map_douyin(payload, raw_text=text)
+        assert order.pay_by is None
+
+    def test_delivered_when_every_sku_order_is_signed_for(self) -> None:
+        """``logistics_receipt_time`` (carrier sign-off) of the last line is the delivery."""
+        order = douyin_order()
+        assert order.delivered_at is not None
+        assert order.delivered_at.utc == utc(2021, 4, 2, 9, 23, 33)
+        assert order.delivered_at.original == 1617355413
+
+        def second_line_unsigned(payload: Any) -> None:
+            skus = payload["data"]["shop_order_list"][0]["sku_order_list"]
+            second = json.loads(json.dumps(skus[0], default=str))
+            second.update(order_id="4781320682406083641", logistics_receipt_time=0)
+            skus.append(second)
+
+        payload, text = altered("douyin_order.json", second_line_unsigned)
+        (order,) = map_douyin(payload, raw_text=text)
+        assert len(order.lines) == 2
+        assert order.delivered_at is None
+
+    def test_bundle_sku_info_becomes_the_line_components(self) -> None:
+        """A bundle line lists its sub-products with the count per bundle (none in the sample)."""
+        assert douyin_order().lines[0].components == ()
+
+        def make_bundle(payload: Any) -> None:
+            sku = payload["data"]["shop_order_list"][0]["sku_order_list"][0]
+            sku["bundle_sku_info"] = [
+                {
+                    "picture_url": "https://example.com/mug.png",
+                    "product_id": "3473196049974326301",
+                    "product_name": "马克杯",
+                    "sku_id": "1740000000000000001",
+                    "item_num": 3,
+                    "code": "MUG-01",
+                },
+                {
+                    "picture_url": "",
+                    "product_id": "3473196049974326302",
+                    "product_name": "礼盒",
+                    "sku_id": "1740000000000000002",
+                    "item_num": 1,
+                    "code": "",
+                },
+            ]
+
+        payload, text = altered("douyin_order.json", make_bundle)
+        (order,) = map_douyin(payload, raw_text=text)
+        assert order.lines[0].components == (
+            LineComponent(
+                sku="MUG-01", quantity=3, title="马克杯", channel_sku_id="1740000000000000001"
+            ),
+            LineComponent(
+                sku="douyin:1740000000000000002",
+                quantity=1,
+                title="礼盒",
+                channel_sku_id="1740000000000000002",
+            ),
+        )
 
     def test_shipment_packs_the_sku_order(self) -> None:
         """``logistics_info`` names the sku order and count it carries."""
@@ -792,6 +1032,13 @@ class TestDouyin:
             "海淀区",
             "中关村街道",
         )
+        # post_addr.*.id (placeholders: the same id at every level)
+        assert (
+            receiver.province_code,
+            receiver.city_code,
+            receiver.district_code,
+            receiver.town_code,
+        ) == ("110000", "110000", "110000", "110000")
         assert order.buyer.channel_buyer_id is not None
         assert order.buyer.channel_buyer_id.startswith("#zuLyd4U4J3p")
         assert (order.buyer_note, order.seller_note, order.seller_flag) == ("要xxx", "注意XX", 1)
@@ -818,6 +1065,56 @@ class TestYouzan:
         assert order.created_at.utc == utc(2019, 3, 26, 2, 17, 2)
         assert order.shipped_at is not None and order.shipped_at.utc == utc(2019, 3, 26, 2, 17, 11)
         assert order.completed_at is None
+        assert order.delivered_at is None  # confirm_time "" and no carrier delivery time
+
+    def test_expired_time_is_the_pay_by(self) -> None:
+        """``expired_time`` is when the unpaid order would have closed: an hour after creation."""
+        order = youzan_order()
+        assert order.pay_by is not None
+        assert order.pay_by.utc == utc(2019, 3, 26, 3, 17, 2)
+        assert (order.pay_by.original, order.pay_by.zone) == (
+            "2019-03-26 11:17:02",
+            "Asia/Shanghai",
+        )
+        assert "pay_expires_at" not in order.attributes
+
+    def test_refund_orders_are_after_sale_cases(self) -> None:
+        """Each ``refund_order`` is a refund of 0.50 on one line, finished (refund_state 60)."""
+        order = youzan_order()
+        assert order.after_sales == (
+            AfterSaleRef(
+                channel_after_sale_id="201903261025110000010006",
+                kind=AfterSaleKind.REFUND,
+                status="60",
+                amount=cny("0.50"),
+                line_ids=("1507387350277163963",),
+            ),
+            AfterSaleRef(
+                channel_after_sale_id="201903261026430000030006",
+                kind=AfterSaleKind.REFUND,
+                status="60",
+                amount=cny("0.50"),
+                line_ids=("1507387350277163964",),
+            ),
+        )
+        refunded = sum((case.amount for case in order.after_sales if case.amount), cny("0.00"))
+        assert refunded == order.amounts.paid
+        assert "refunds" not in order.attributes
+
+    def test_a_return_refund_is_a_return_case(self) -> None:
+        """``refund_type`` 2 (goods sent back) is a return; an unknown type is ``other``."""
+
+        def retype(payload: Any) -> None:
+            refunds = payload["data"]["refund_order"]
+            refunds[0]["refund_type"] = 2
+            refunds[1]["refund_type"] = 7
+
+        payload, text = altered("youzan_order.json", retype)
+        order = map_youzan(payload, raw_text=text)
+        assert [case.kind for case in order.after_sales] == [
+            AfterSaleKind.RETURN,
+            AfterSaleKind.OTHER,
+        ]
 
     def test_promotion_is_split_over_the_lines(self) -> None:
         """The 0.20 full-reduction is a seller discount, 0.10 on each line (total - payment)."""
@@ -849,6 +1146,7 @@ class TestYouzan:
         (shipment,) = youzan_order().shipments
         assert shipment.shipment_id == "1507387369604518000"
         assert int(shipment.shipment_id) > 2**53
+        assert shipment.status == "1"  # express_state
         assert shipment.tracking_no is None  # same-city delivery: express_no ""
         assert shipment.carrier_code is None  # express_id 0
         (package,) = shipment.packages
@@ -871,20 +1169,27 @@ class TestYouzan:
         assert order.order_type is OrderType.NORMAL  # is_pre_sale "null" is not a presale
 
     def test_payment_buyer_and_attributes(self) -> None:
-        """WeChat's transaction id is the payment's; Youzan's own id, refunds and store are kept."""
+        """WeChat's transaction id is the payment's, Youzan's own the platform's; store kept."""
         order = youzan_order()
         assert order.payment is not None
         assert order.payment.method == "WEIXIN_DAIXIAO"
         assert order.payment.transaction_id == "4200000264201903261946969850"
+        assert order.payment.platform_transaction_id == "190326101704000046"
         assert order.buyer.channel_buyer_id == "1266262022"
         assert order.buyer.nick is not None and order.buyer.nick.reveal() == "一笑而过"
+        assert repr(order.buyer.nick) == "PersonName('一***')"
         attrs = attributes(order.attributes)
-        assert attrs["platform_transaction_id"] == "190326101704000046"
+        assert set(attrs) == {
+            "wechat_openid",
+            "store_id",
+            "express_type",
+            "order_tags",
+            "source_info",
+        }
         assert attrs["store_id"] == "57694718"
         assert attrs["express_type"] == 2
         assert attrs["wechat_openid"] == "oHIuujjq9q4n0oxoyfTskwyP6hbk"
-        assert attrs["pay_expires_at"] == utc(2019, 3, 26, 3, 17, 2)
-        assert [r["refund_fee"] for r in attrs["refunds"]] == ["0.50", "0.50"]
+        assert attrs["order_tags"]["is_refund"] is True
 
     def test_receiver(self) -> None:
         """Plaintext (2019) receiver values are kept and masked."""
@@ -898,6 +1203,13 @@ class TestYouzan:
             "高新区",
         )
         assert receiver.postal_code is None
+        # address_extra is JSON text: its areaCode is the district's code; lon/lat stay raw.
+        assert receiver.district_code == "510191"
+        assert (receiver.province_code, receiver.city_code, receiver.town_code) == (
+            None,
+            None,
+            None,
+        )
 
 
 class TestWeChatChannels:
@@ -910,7 +1222,16 @@ class TestWeChatChannels:
         assert order.status is OrderStatus.AFTER_SALE
         assert order.channel_status.value == "20"
         assert order.channel_status.details == {"on_aftersale_order_cnt": "1"}
-        assert order.attribute("aftersale_orders") == [{"aftersale_order_id": "1234", "status": 13}]
+
+    def test_aftersale_orders_are_after_sale_cases(self) -> None:
+        """``aftersale_order_list`` gives each case's id and status, not its kind or lines."""
+        order = wechat_channels_order()
+        assert order.after_sales == (
+            AfterSaleRef(channel_after_sale_id="1234", kind=AfterSaleKind.OTHER, status="13"),
+        )
+        assert "aftersale_orders" not in order.attributes
+        # Which units are in a case is told per line instead.
+        assert attributes(order.lines[0].attributes)["on_aftersale_sku_cnt"] == 10
 
     def test_fen_balance(self) -> None:
         """200.00 goods + 5.00 freight - 100.00 merchant discount = 105.00 paid."""
@@ -998,7 +1319,69 @@ class TestXiaohongshu:
         attrs = attributes(line.attributes)
         assert (attrs["author_id"], attrs["author_name"]) == ("112321", "达人a")
         assert attrs["tax"] == cny("0.10")
-        assert attrs["sku_components"][0]["barcode"] == "690***466"
+        assert "sku_components" not in attrs
+
+    def test_sku_detail_list_becomes_the_line_components(self) -> None:
+        """The line's single item is another SKU, 100 of it per unit: one component."""
+        (line,) = xiaohongshu_order().lines
+        assert line.components == (
+            LineComponent(
+                sku="xiaohongshu:690***466",
+                quantity=100,
+                title="商品1号",
+                channel_sku_id="690***466",
+                barcode="690***466",
+            ),
+        )
+
+    def test_bundle_components_count_per_unit_of_the_line(self) -> None:
+        """``quantity`` in ``skuDetailList`` is over the aggregated line: divided per unit."""
+
+        def make_bundle(payload: Any) -> None:
+            sku = payload["data"]["skuList"][0]
+            sku["skuQuantity"] = 2
+            sku["skuDetailList"] = [
+                {"skuId": "mug", "erpCode": "MUG-01", "barcode": "6901", "quantity": 6,
+                 "skuName": "马克杯", "rawPricePerSku": 100},
+                {"skuId": "box", "erpCode": None, "barcode": None, "quantity": 2,
+                 "skuName": "礼盒", "rawPricePerSku": 50},
+            ]  # fmt: skip
+
+        payload, text = altered("xiaohongshu_order.json", make_bundle)
+        (line,) = map_xiaohongshu(payload, raw_text=text).lines
+        assert line.quantity == 2
+        assert line.unit_price == cny("3.50")  # (6 x 1.00 + 2 x 0.50) / 2
+        assert line.components == (
+            LineComponent(
+                sku="MUG-01", quantity=3, title="马克杯", channel_sku_id="mug", barcode="6901"
+            ),
+            LineComponent(sku="xiaohongshu:box", quantity=1, title="礼盒", channel_sku_id="box"),
+        )
+
+    def test_a_plain_item_is_not_its_own_component(self) -> None:
+        """A single item's ``skuDetailList`` describes itself: no components."""
+
+        def plain(payload: Any) -> None:
+            sku = payload["data"]["skuList"][0]
+            sku["skuDetailList"][0].update(skuId=sku["skuId"], quantity=1)
+
+        payload, text = altered("xiaohongshu_order.json", plain)
+        (line,) = map_xiaohongshu(payload, raw_text=text).lines
+        assert line.components == ()
+
+    def test_components_that_do_not_split_per_unit_are_refused(self) -> None:
+        """3 components over 2 units cannot be said per unit: SchemaError names the field."""
+
+        def uneven(payload: Any) -> None:
+            sku = payload["data"]["skuList"][0]
+            sku["skuQuantity"] = 2
+            sku["skuDetailList"][0]["quantity"] = 3
+
+        payload, text = altered("xiaohongshu_order.json", uneven)
+        with pytest.raises(SchemaError, match="equal units") as caught:
+            map_xiaohongshu(payload, raw_text=text)
+        assert caught.value.field == "data.skuList[0].skuDetailList[0].quantity"
+        assert caught.value.channel_order_id == "P321***4012"
 
     def test_tags_and_logistics_are_attributes(self) -> None:
         """orderTagList, the warehouse code and the logistics mode are typed attributes."""
@@ -1023,9 +1406,42 @@ class TestXiaohongshu:
         assert receiver is not None
         assert receiver.region() == ("江苏", "苏州", "相城区")
         assert receiver.name is None and receiver.detail is None
+        assert receiver.province_code is None  # receiverProvinceId null in the spec example
+        assert shipment.status is None  # the order's own waybill has no parcel status
         assert order.shop_id == "shopabc"
         assert order.buyer.channel_buyer_id == "12345"
         assert order.order_type is OrderType.NORMAL
+
+    def test_split_parcels_keep_their_status(self) -> None:
+        """A ``simpleDeliveryOrderList`` parcel with a waybill is a shipment with its status."""
+
+        def split(payload: Any) -> None:
+            data = payload["data"]
+            data["simpleDeliveryOrderList"] = [
+                {"deliveryOrderIndex": "1", "status": 2, "expressTrackingNo": "SF100",
+                 "expressCompanyCode": "shunfeng", "skuIdList": ["603c****0b0a"]},
+            ]  # fmt: skip
+            data.update(receiverProvinceId="320000", receiverCityId="320500")
+            data["receiverDistrictId"] = "320507"
+
+        payload, text = altered("xiaohongshu_order.json", split)
+        order = map_xiaohongshu(payload, raw_text=text)
+        (shipment,) = order.shipments
+        assert (shipment.shipment_id, shipment.status, shipment.carrier_code) == (
+            "SF100",
+            "2",
+            "shunfeng",
+        )
+        assert [(p.line_id, p.quantity) for p in shipment.packages[0].lines] == [
+            ("603c****0b0a", 1)
+        ]
+        receiver = order.receiver
+        assert receiver is not None
+        assert (receiver.province_code, receiver.city_code, receiver.district_code) == (
+            "320000",
+            "320500",
+            "320507",
+        )
 
     @pytest.mark.parametrize(
         ("status", "paid", "phase"),
@@ -1064,6 +1480,21 @@ class TestXiaohongshu:
 class TestShopify:
     """The Shopify SDK's order fixture."""
 
+    def test_billing_address(self) -> None:
+        """billing_address lands in Order.billing, personal parts masked but kept exactly."""
+        billing = shopify_order().billing
+        assert billing is not None
+        assert billing.name is not None and billing.name.reveal() == "Bob Norman"
+        assert billing.phone is not None and billing.phone.reveal() == "555-625-1199"
+        assert (billing.country, billing.province, billing.province_code) == (
+            "US",
+            "Kentucky",
+            "KY",
+        )
+        assert (billing.city, billing.postal_code) == ("Louisville", "40202")
+        assert billing.detail is not None and billing.detail.reveal() == "Chestnut Street 92"
+        assert "Chestnut" not in repr(billing)
+
     def test_iso_times_with_offsets(self) -> None:
         """``-05:00`` offsets convert to UTC and no zone is recorded."""
         order = shopify_order()
@@ -1098,12 +1529,38 @@ class TestShopify:
             "colour": "green",
         }
 
-    def test_failed_fulfillment_is_not_a_shipment(self) -> None:
-        """The fixture's only fulfillment has status ``failure``: raw keeps its tracking number."""
+    def test_failed_fulfillment_is_a_shipment_with_its_status(self) -> None:
+        """The fixture's only fulfillment failed: kept with status ``failure``, never shipped."""
         order = shopify_order()
-        assert order.shipments == ()
-        fulfillment = raw_json(order)["order"]["fulfillments"][0]
-        assert (fulfillment["status"], fulfillment["tracking_number"]) == ("failure", "1Z2345")
+        (shipment,) = order.shipments
+        assert (shipment.shipment_id, shipment.status) == ("255858046", "failure")
+        assert shipment.tracking_no == "1Z2345"
+        assert shipment.carrier_name is None
+        assert shipment.shipped_at is None  # nothing reached a carrier
+        (package,) = shipment.packages
+        assert package.tracking_no == "1Z2345"
+        assert [(p.line_id, p.quantity) for p in package.lines] == [("466157049", 1)]
+        assert order.status is OrderStatus.PAID
+        assert order.shipped_at is None
+
+    def test_a_successful_fulfillment_has_a_shipping_time(self) -> None:
+        """A ``success`` fulfillment went to the carrier at its ``created_at``."""
+
+        def succeed(payload: Any) -> None:
+            payload["order"]["fulfillments"][0].update(status="success", tracking_company="UPS")
+
+        payload, text = altered("shopify_order.json", succeed)
+        (shipment,) = map_shopify(payload, raw_text=text).shipments
+        assert (shipment.status, shipment.carrier_name) == ("success", "UPS")
+        assert shipment.shipped_at is not None
+        assert shipment.shipped_at.utc == utc(2014, 1, 22, 20, 58, 27)
+
+    def test_omitted_zeros_are_in_the_shop_currency(self) -> None:
+        """Amounts the payload does not give are USD zeros, on the order and on every line."""
+        order = shopify_order()
+        assert order.amounts.adjustment == usd("0.00")
+        assert order.amounts.service_fee == usd("0.00")
+        assert {line.adjustment for line in order.lines} == {usd("0.00")}
 
     def test_receiver_and_buyer(self) -> None:
         """The shipping address is the receiver; the customer id is the buyer id."""
@@ -1116,11 +1573,37 @@ class TestShopify:
             "Kentucky",
             "Louisville",
         )
+        assert (receiver.province_code, receiver.company) == ("KY", None)
+        assert receiver.phone is not None and repr(receiver.phone) == "PhoneNumber('555****1199')"
         assert order.buyer.channel_buyer_id == "207119551"
         assert (
             order.buyer.email is not None
             and order.buyer.email.reveal() == "bob.norman@hostmail.com"
         )
+        assert repr(order.buyer.email) == "EmailAddress('b***@hostmail.com')"
+
+    def test_shipping_address_company(self) -> None:
+        """``company`` becomes ``receiver.company``."""
+
+        def add_company(payload: Any) -> None:
+            payload["order"]["shipping_address"]["company"] = "Norman Audio LLC"
+
+        payload, text = altered("shopify_order.json", add_company)
+        receiver = map_shopify(payload, raw_text=text).receiver
+        assert receiver is not None and receiver.company == "Norman Audio LLC"
+
+
+class TestWooCommerceBilling:
+    """The WooCommerce billing object."""
+
+    def test_billing_address(self) -> None:
+        """billing lands in Order.billing; its e-mail and phone also identify the buyer."""
+        billing = woocommerce_order().billing
+        assert billing is not None
+        assert billing.name is not None and billing.name.reveal() == "John Doe"
+        assert (billing.country, billing.province, billing.city) == ("US", "CA", "San Francisco")
+        assert billing.detail is not None and billing.detail.reveal() == "969 Market"
+        assert billing.postal_code == "94103"
 
 
 class TestWooCommerce:
@@ -1139,6 +1622,9 @@ class TestWooCommerce:
         """Line ``price`` is a JSON number; names are HTML-unescaped; meta becomes attributes."""
         first, second = woocommerce_order().lines
         assert (first.sku, first.quantity, first.unit_price) == ("woocommerce:93", 2, usd("3.00"))
+        assert first.subtotal is None  # subtotal 6.00 is exactly 2 x 3.00
+        assert first.goods == usd("6.00")
+        assert first.adjustment == usd("0.00")
         assert first.paid == usd("6.45")
         assert second.sku == second.merchant_sku == "Bar3"
         assert second.channel_sku_id == "23"
@@ -1160,6 +1646,61 @@ class TestWooCommerce:
         assert receiver is not None and receiver.detail is not None
         assert receiver.detail.reveal() == "969 Market"
         assert (receiver.country, receiver.province, receiver.postal_code) == ("US", "CA", "94103")
+        assert receiver.company is None  # ""
+        assert order.after_sales == ()  # refunds []
+
+    @pytest.mark.parametrize(
+        ("quantity", "price", "subtotal", "unit_price"),
+        [
+            (3, Decimal("3.3333333333333335"), "10.00", "3.33"),
+            (3, Decimal("2.6666666666666665"), "8.00", "2.67"),
+            (8, Decimal("0.125"), "1.00", "0.13"),
+        ],
+    )
+    def test_sub_cent_price_keeps_the_subtotal(
+        self, quantity: int, price: Decimal, subtotal: str, unit_price: str
+    ) -> None:
+        """A per-unit ``price`` Money refuses is rounded half up; ``subtotal`` stays exact."""
+
+        def split_price(payload: Any) -> None:
+            item = payload["line_items"][0]
+            item.update(quantity=quantity, price=price, subtotal=subtotal, total=subtotal)
+
+        payload, text = altered("woocommerce_order.json", split_price)
+        order = map_woocommerce(payload, raw_text=text)
+        line = order.lines[0]
+        assert line.unit_price == usd(unit_price)
+        assert line.subtotal == usd(subtotal)
+        assert line.goods == usd(subtotal)
+        assert line.discounts == ()
+        assert order.amounts.goods == usd(subtotal) + usd("12.00")
+
+    def test_refunds_are_after_sale_cases(self) -> None:
+        """``refunds`` list negative totals: each is a refund case of the positive amount."""
+
+        def refund(payload: Any) -> None:
+            payload["refunds"] = [{"id": 726, "reason": "Damaged in transit", "total": "-10.00"}]
+
+        payload, text = altered("woocommerce_order.json", refund)
+        order = map_woocommerce(payload, raw_text=text)
+        assert order.after_sales == (
+            AfterSaleRef(
+                channel_after_sale_id="726",
+                kind=AfterSaleKind.REFUND,
+                amount=usd("10.00"),
+                reason="Damaged in transit",
+            ),
+        )
+
+    def test_shipping_company(self) -> None:
+        """``shipping.company`` becomes ``receiver.company``."""
+
+        def add_company(payload: Any) -> None:
+            payload["shipping"]["company"] = "Acme Inc."
+
+        payload, text = altered("woocommerce_order.json", add_company)
+        receiver = map_woocommerce(payload, raw_text=text).receiver
+        assert receiver is not None and receiver.company == "Acme Inc."
 
 
 class TestMalformedPayloads:

@@ -537,6 +537,7 @@ class Order(CanonicalModel):
     source: Source
     buyer: Buyer = Field(default_factory=Buyer)
     receiver: Address | None = None
+    billing: Address | None = None
     # At least one line: checked in _consistent (a length error here would also fire
     # when a single line is invalid, which misleads); the schema still says minItems 1.
     lines: Annotated[
