@@ -20,8 +20,8 @@ PUBLIC = {
         "parse_yuan", "sum_money",
     ],
     "ordercore.storage": [
-        "IdempotencyRecord", "MemoryStore", "OrderQuery", "OrderStore", "OutboxMessage",
-        "SQLiteStore", "open_store", "order_fingerprint", "store_scheme",
+        "BaseStore", "Change", "IdempotencyRecord", "MemoryStore", "OrderQuery", "OrderStore",
+        "OutboxMessage", "SQLiteStore", "open_store", "order_fingerprint", "store_scheme",
     ],
     "ordercore.testing": ["CATALOGUE", "CHANNELS", "OrderFactory", "StoreConformance"],
     "ordercore.plugins": [

@@ -18,6 +18,7 @@ from typing import Any
 
 from ordercore import plugins
 from ordercore.errors import StoreURLError
+from ordercore.storage._base import BaseStore, Change
 from ordercore.storage._memory import MemoryStore
 from ordercore.storage._protocol import (
     IdempotencyRecord,
@@ -29,6 +30,8 @@ from ordercore.storage._protocol import (
 from ordercore.storage._sqlite import SQLiteStore
 
 __all__ = [
+    "BaseStore",
+    "Change",
     "IdempotencyRecord",
     "MemoryStore",
     "OrderQuery",
@@ -64,7 +67,7 @@ def open_store(url: str, **options: Any) -> OrderStore:
     Args:
         url: ``memory://``, ``sqlite:///orders.db`` (relative), ``sqlite:////abs/orders.db``,
             ``sqlite://`` (SQLite in memory), ``postgresql://user@host/db`` (plugin), ...
-        **options: Passed to the backend (e.g. ``timeout=`` for SQLite, ``pool_size=``
+        **options: Passed to the backend (e.g. ``timeout=`` for SQLite, ``max_size=``
             for PostgreSQL).
 
     Raises:

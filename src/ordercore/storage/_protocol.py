@@ -106,7 +106,9 @@ class OutboxMessage:
     """One change to publish, written in the same transaction as the change.
 
     Attributes:
-        id: Increasing per store; consumers can use it to order messages.
+        id: Increasing in write order; for one order it follows the versions.
+            Where several writers commit at once an id may become visible after a
+            larger one, so do not rely on gap-free ids across orders.
         topic: ``order.created``, ``order.updated`` or ``order.events``.
         order_id: The order that changed.
         order_version: The order's version after the change.

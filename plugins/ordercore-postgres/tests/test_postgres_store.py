@@ -1,0 +1,481 @@
+"""The PostgreSQL store: the conformance suite plus what only a shared server has.
+
+Every test works in a schema of its own, created empty and dropped afterwards,
+so the module can run in parallel with itself and with other users of the
+database. Set ``ORDERCORE_TEST_POSTGRES_URL`` to a database the tests may create
+schemas in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import multiprocessing
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+import pytest
+
+import ordercore
+from ordercore import plugins
+from ordercore.errors import (
+    DuplicateOrder,
+    MigrationError,
+    OrderCoreError,
+    StoreError,
+    StoreURLError,
+    VersionConflict,
+)
+from ordercore.schema import OrderStatus
+from ordercore.storage import OrderStore
+from ordercore.testing import OrderFactory, StoreConformance
+from ordercore_postgres import MIGRATIONS, PostgresStore
+
+URL = os.environ.get("ORDERCORE_TEST_POSTGRES_URL", "")
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        not URL,
+        reason="set ORDERCORE_TEST_POSTGRES_URL to run the PostgreSQL store tests "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/test)",
+    ),
+]
+
+
+def _libpq_url(url: str) -> str:
+    """The URL as libpq takes it (no ``+driver`` in the scheme)."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}://{rest}"
+
+
+def _with_query(url: str, **params: str) -> str:
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    return f"{url}{'&' if '?' in url else '?'}{query}"
+
+
+def _admin() -> psycopg.Connection[Any]:
+    return psycopg.connect(_libpq_url(URL), autocommit=True)
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    """A fresh schema name; the schema is dropped after the test."""
+    name = f"oc_test_{uuid.uuid4().hex[:16]}"
+    yield name
+    with _admin() as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def open_schema(schema: str) -> Iterator[Callable[..., PostgresStore]]:
+    """Open stores on the test's schema; all of them are closed afterwards."""
+    opened: list[PostgresStore] = []
+
+    def open_store(**options: Any) -> PostgresStore:
+        opened.append(PostgresStore.from_url(URL, schema=schema, **options))
+        return opened[-1]
+
+    yield open_store
+    for store in opened:
+        store.close()
+
+
+class TestPostgresStore(StoreConformance):
+    @pytest.fixture
+    def store(self, open_schema: Callable[..., PostgresStore]) -> OrderStore:
+        return open_schema()
+
+    @pytest.fixture
+    def reopen(self, open_schema: Callable[..., PostgresStore]) -> Callable[[], OrderStore]:
+        return open_schema
+
+
+class TestDiscovery:
+    def test_open_store_finds_the_plugin_through_its_entry_point(self, schema: str) -> None:
+        """With the distribution installed, postgresql:// URLs open a PostgresStore."""
+        declared = {
+            ep.name: ep.dist.name if ep.dist else None
+            for ep in importlib.metadata.entry_points(group="ordercore.storage")
+        }
+        if declared.get("postgresql") != "ordercore-postgres":
+            pytest.skip("install the plugin (pip install ./plugins/ordercore-postgres) to test it")
+        info = {i.name: i for i in plugins.registered("ordercore.storage")}["postgresql"]
+        assert (info.distribution, info.builtin) == ("ordercore-postgres", False)
+        rest = _libpq_url(URL).partition("://")[2]
+        for prefix in ("postgresql", "postgres", "postgresql+psycopg"):
+            with ordercore.open_store(_with_query(f"{prefix}://{rest}", schema=schema)) as store:
+                assert isinstance(store, PostgresStore)
+                assert store.schema == schema
+                assert store.count() == 0
+
+
+class TestURLAndOptions:
+    @pytest.mark.parametrize(
+        ("options", "complaint"),
+        [
+            ({"speed": "fast"}, "speed"),
+            ({"schema": "Orders"}, "schema"),
+            ({"schema": "1orders"}, "schema"),
+            ({"schema": "pg_orders"}, "schema"),
+            ({"schema": "orders; DROP TABLE x"}, "schema"),
+            ({"schema": "o" * 64}, "schema"),
+            ({"min_size": -1}, "min_size"),
+            ({"max_size": 0}, "max_size"),
+            ({"max_size": "many"}, "max_size"),
+            ({"min_size": 5, "max_size": 2}, "max_size"),
+            ({"timeout": "soon"}, "timeout"),
+            ({"timeout": 0}, "timeout"),
+            ({"timeout": float("nan")}, "timeout"),
+        ],
+    )
+    def test_bad_options_are_refused(self, options: dict[str, Any], complaint: str) -> None:
+        """Unknown or invalid options are a StoreURLError naming the option, before connecting."""
+        with pytest.raises(StoreURLError, match=complaint):
+            PostgresStore.from_url("postgresql://nobody@127.0.0.1:1/none", **options)
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "postgresql://nobody@127.0.0.1:1/none?speed=fast",
+            "postgresql://nobody@127.0.0.1:1/none?schema=Bad-Name",
+            "postgresql://nobody@127.0.0.1:1/none?max_size=lots",
+            "mysql://nobody@127.0.0.1:1/none",
+            "postgresql:/nobody@127.0.0.1/none",
+        ],
+    )
+    def test_bad_urls_are_refused(self, url: str) -> None:
+        """A URL with an unknown or invalid option, or not postgresql://, is a StoreURLError."""
+        with pytest.raises(StoreURLError) as caught:
+            PostgresStore.from_url(url)
+        assert caught.value.url == url
+
+    def test_options_reach_the_pool_and_the_connections(self, schema: str) -> None:
+        """Store options and libpq parameters, from the URL or as keywords, are applied."""
+        url = _with_query(
+            URL, schema=schema, min_size="2", max_size="3", timeout="7", application_name="oc-url"
+        )
+        with PostgresStore.from_url(url, max_size=4) as store:
+            assert (store.schema, store.min_size, store.max_size, store.timeout) == (
+                schema,
+                2,
+                4,
+                7.0,
+            )
+            assert store._pool.max_size == 4
+            with store._connection() as conn:
+                row = conn.execute(
+                    "SELECT current_setting('lock_timeout'), current_setting('application_name')"
+                ).fetchone()
+            assert row == ("7s", "oc-url")
+        with PostgresStore.from_url(URL, schema=schema, application_name="oc-kw") as store:
+            with store._connection() as conn:
+                row = conn.execute("SELECT current_setting('application_name')").fetchone()
+            assert row == ("oc-kw",)
+
+    def test_an_unreachable_server_is_a_store_error_without_the_password(self) -> None:
+        """A refused connection is a StoreError that names the server but not the password."""
+        url = "postgresql://shop:s3cret-Pa55@127.0.0.1:1/orders?sslmode=disable"
+        with pytest.raises(StoreError) as caught:
+            PostgresStore.from_url(url)
+        assert not isinstance(caught.value, psycopg.Error)
+        assert caught.value.__cause__ is None
+        assert "s3cret-Pa55" not in str(caught.value)
+        assert "shop:***@127.0.0.1:1/orders" in str(caught.value)
+        with pytest.raises(StoreError) as caught:
+            PostgresStore.from_url("postgresql://shop@127.0.0.1:1/orders", password="kw-s3cret")
+        assert "kw-s3cret" not in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("conninfo", "secret"),
+        [
+            ("postgresql://shop:s3cret%21@127.0.0.1:1/orders", "s3cret"),
+            ("postgresql://shop@127.0.0.1:1/orders?password=s3cret", "s3cret"),
+            ("host=127.0.0.1 port=1 user=shop password=s3cret dbname=orders", "s3cret"),
+            ("host=127.0.0.1 port=1 password='s3cret with space'", "s3cret"),
+        ],
+    )
+    def test_every_form_of_connection_string_is_masked(self, conninfo: str, secret: str) -> None:
+        """Passwords in URLs, URL queries and keyword strings never reach an error message."""
+        with pytest.raises(StoreError) as caught:
+            PostgresStore(conninfo)
+        assert secret not in str(caught.value)
+        assert "***" in str(caught.value)
+
+    def test_a_malformed_connection_string_does_not_echo_the_password(self) -> None:
+        """libpq's complaint about a URL is passed on with the password masked."""
+        with pytest.raises(StoreURLError) as caught:
+            PostgresStore.from_url("postgresql://shop:p%zzs3cret@127.0.0.1:1/orders")
+        assert "s3cret" not in str(caught.value)
+        assert "s3cret" not in caught.value.url
+
+    def test_reprs_and_urls_mask_the_password(self, schema: str) -> None:
+        """The store's url and repr never show a password given in the URL."""
+        scheme, _, rest = _libpq_url(URL).partition("://")
+        userinfo, at, location = rest.rpartition("@")
+        if at and ":" in userinfo:
+            url = URL
+            secret = userinfo.partition(":")[2]
+        else:
+            user = userinfo or "postgres"
+            secret = "not-needed-Pa55"
+            if psycopg.conninfo.conninfo_to_dict(_libpq_url(URL)).get("password"):
+                pytest.skip("the test URL carries its password outside the user info")
+            url = f"{scheme}://{user}:{secret}@{location}"
+        with PostgresStore.from_url(url, schema=schema) as store:
+            assert secret not in store.url
+            assert secret not in repr(store)
+            assert ":***@" in store.url
+
+
+class TestIdempotentWrites:
+    def test_a_write_that_fails_does_not_record_its_key(
+        self, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """A refused put or update leaves its idempotency key unused, so a retry can succeed."""
+        store = open_schema()
+        factory = OrderFactory(seed=6)
+        first = store.put(factory.order(channel="jd"))
+        clash = factory.order(channel="jd", channel_order_id=first.channel_order_id)
+        with pytest.raises(DuplicateOrder) as caught:
+            store.put(clash, idempotency_key="jd:msg:1")
+        assert caught.value.existing_id == first.id
+        assert store.recall("jd:msg:1") is None
+        stale = first.evolve(seller_note="late")
+        store.update(first.evolve(seller_note="early"))
+        with pytest.raises(VersionConflict):
+            store.update(stale, idempotency_key="note:1")
+        assert store.recall("note:1") is None
+        again = store.update(
+            store.get(first.id).evolve(seller_note="late"), idempotency_key="note:1"
+        )
+        assert again.version == 3
+
+    def test_concurrent_deliveries_with_one_key_store_one_order(
+        self, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """R9 on writes: racing puts of one delivery (each with a fresh id) store it once."""
+        handles = [open_schema() for _ in range(6)]
+        order = OrderFactory(seed=7).order(channel="douyin")
+        barrier = threading.Barrier(len(handles))
+
+        def deliver(args: tuple[int, PostgresStore]) -> str:
+            index, handle = args
+            copy = order.model_copy(update={"id": f"01RACEDDELIVERY{index:011d}"})
+            barrier.wait(timeout=30)
+            return handle.put(copy, idempotency_key="douyin:msg:race").id
+
+        with ThreadPoolExecutor(max_workers=len(handles)) as pool:
+            ids = set(pool.map(deliver, enumerate(handles)))
+        assert len(ids) == 1
+        assert handles[0].count() == 1
+        assert handles[0].outbox_pending() == 1
+
+
+class TestMigrations:
+    def test_migrations_are_recorded_and_applied_once(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """Many stores opening one fresh schema at once migrate it once, under the advisory lock."""
+        barrier = threading.Barrier(6)
+
+        def open_at_once(_: int) -> int:
+            barrier.wait(timeout=30)
+            return open_schema(min_size=0).schema_version()
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            assert set(pool.map(open_at_once, range(6))) == {MIGRATIONS[-1][0]}
+        open_schema().close()
+        with _admin() as conn:
+            versions = [
+                row[0] for row in conn.execute(f'SELECT version FROM "{schema}".ordercore_schema')
+            ]
+            tables = {
+                row[0]
+                for row in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                    (schema,),
+                )
+            }
+        assert versions == [version for version, _, _ in MIGRATIONS]
+        assert tables == {"orders", "order_changes", "idempotency_keys", "ordercore_schema"}
+
+    def test_a_schema_from_a_newer_ordercore_is_refused(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """Opening a schema migrated beyond what this version knows raises MigrationError."""
+        open_schema().close()
+        with _admin() as conn:
+            conn.execute(
+                f'INSERT INTO "{schema}".ordercore_schema (version, description) '
+                "VALUES (999, 'future')"
+            )
+        with pytest.raises(MigrationError, match="999"):
+            open_schema()
+
+
+class TestAtomicity:
+    def test_a_failure_inside_a_write_leaves_nothing_behind(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """If the change log insert fails, the order row and key of that write roll back too."""
+        factory = OrderFactory(seed=2)
+        store = open_schema()
+        kept = store.put(factory.order())
+        with _admin() as conn:
+            conn.execute(
+                f'CREATE FUNCTION "{schema}".fail_log() RETURNS trigger LANGUAGE plpgsql AS $$ '
+                "BEGIN IF NEW.topic = ANY(TG_ARGV) THEN RAISE EXCEPTION 'disk on fire'; END IF; "
+                "RETURN NEW; END $$"
+            )
+            conn.execute(
+                f'CREATE TRIGGER fail_update BEFORE INSERT ON "{schema}".order_changes '
+                f"FOR EACH ROW EXECUTE FUNCTION \"{schema}\".fail_log('order.updated')"
+            )
+        with pytest.raises(StoreError, match="disk on fire") as caught:
+            store.update(kept.evolve(seller_note="x"), idempotency_key="note-1")
+        assert type(caught.value) is StoreError
+        assert store.get(kept.id).version == 1
+        assert store.get(kept.id).seller_note is None
+        assert store.recall("note-1") is None
+        with _admin() as conn:
+            conn.execute(
+                f'CREATE TRIGGER fail_put BEFORE INSERT ON "{schema}".order_changes '
+                f"FOR EACH ROW EXECUTE FUNCTION \"{schema}\".fail_log('order.created')"
+            )
+        batch = list(factory.orders(10))
+        with pytest.raises(StoreError, match="disk on fire"):
+            store.put_many(batch)
+        with pytest.raises(StoreError, match="disk on fire"):
+            store.put(batch[0])
+        with pytest.raises(StoreError, match="disk on fire"):
+            store.put(batch[1], idempotency_key="delivery-1")
+        assert store.count() == 1
+        assert store.outbox_pending() == 1
+        assert store.recall("delivery-1") is None
+        assert store.integrity_check() == []
+
+    def test_database_errors_are_store_errors(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """Whatever goes wrong in the database surfaces as StoreError, never as psycopg's."""
+        store = open_schema()
+        with _admin() as conn:
+            conn.execute(f'DROP TABLE "{schema}".orders')
+        for call in (lambda: store.get("01ANY"), store.count, lambda: store.query(tag="x")):
+            with pytest.raises(StoreError) as caught:
+                call()
+            assert not isinstance(caught.value, psycopg.Error)
+            assert isinstance(caught.value, OrderCoreError)
+
+    def test_integrity_check_reports_tampering(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """A row edited behind the store's back, or a lost change, is reported."""
+        store = open_schema()
+        first, second, third = store.put_many(list(OrderFactory(seed=3).orders(3)))
+        assert store.integrity_check() == []
+        with _admin() as conn:
+            conn.execute(f'UPDATE "{schema}".orders SET status = %s WHERE id = %s', ("x", first.id))
+            conn.execute(f'DELETE FROM "{schema}".order_changes WHERE order_id = %s', (second.id,))
+            conn.execute(f'DELETE FROM "{schema}".orders WHERE id = %s', (third.id,))
+        problems = store.integrity_check()
+        assert f"order {first.id}: row and body disagree" in problems
+        assert any(p.startswith(f"order {second.id}: version 1 but") for p in problems)
+        assert f"change log has entries for unknown order {third.id}" in problems
+        assert len(problems) == 3
+
+
+# -- several processes ---------------------------------------------------------------------
+
+
+def _run_processes(target: Callable[..., None], args: list[tuple[Any, ...]]) -> dict[int, Any]:
+    """Run ``target`` in one spawned process per argument tuple; return what each reported."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(args))
+    results = context.Queue()
+    processes = [
+        context.Process(target=target, args=(*arg, index, barrier, results))
+        for index, arg in enumerate(args)
+    ]
+    for process in processes:
+        process.start()
+    reported: dict[int, Any] = {}
+    deadline = time.monotonic() + 120
+    try:
+        while len(reported) < len(processes):
+            try:
+                index, value = results.get(timeout=0.5)
+            except queue.Empty:
+                silent = [p.exitcode for i, p in enumerate(processes) if i not in reported]
+                if any(code is not None for code in silent) or time.monotonic() > deadline:
+                    pytest.fail(f"a worker process died or hung without reporting: {silent}")
+            else:
+                reported[index] = value
+    finally:
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():  # pragma: no cover - only when a worker hangs
+                process.kill()
+                process.join()
+        results.close()
+        results.join_thread()
+    failed = {index: value for index, value in reported.items() if isinstance(value, str)}
+    assert not failed, failed
+    return reported
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The module of the child processes' work, importable by name in spawned children."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
+    return importlib.import_module("postgres_store_workers")
+
+
+class TestSeveralProcesses:
+    def test_workers_in_several_processes_get_each_message_once(
+        self, schema: str, open_schema: Callable[..., PostgresStore], workers: ModuleType
+    ) -> None:
+        """Four processes draining 2,000 outbox messages are handed every message exactly once."""
+        store = open_schema()
+        store.put_many(list(OrderFactory(seed=4).orders(2000)))
+        reported = _run_processes(workers.drain_outbox, [(URL, schema)] * 4)
+        everything = [message_id for claimed in reported.values() for message_id in claimed]
+        assert len(everything) == 2000
+        assert len(set(everything)) == 2000
+        assert sum(1 for claimed in reported.values() if claimed) >= 2
+        assert store.outbox_pending() == 0
+        assert store.claim_outbox(10, lease_seconds=0) == []
+
+    def test_processes_racing_on_each_version_have_exactly_one_winner(
+        self, schema: str, open_schema: Callable[..., PostgresStore], workers: ModuleType
+    ) -> None:
+        """R6 across processes: of four updates based on one version, one wins, three conflict."""
+        trials = 200
+        store = open_schema()
+        order = store.put(OrderFactory(seed=5).order(status="paid"))
+        reported = _run_processes(workers.race_versions, [(URL, schema, order.id, trials)] * 4)
+        by_version: dict[int, list[tuple[str, int | None]]] = {}
+        for outcomes in reported.values():
+            for version, outcome, actual in outcomes:
+                by_version.setdefault(version, []).append((outcome, actual))
+        assert sorted(by_version) == list(range(1, trials + 1))
+        for version, outcomes in by_version.items():
+            assert sorted(outcomes, key=str) == sorted(
+                [("won", None)] + [("conflict", version + 1)] * 3, key=str
+            ), version
+        final = store.get(order.id)
+        assert final.version == trials + 1
+        assert final.status is OrderStatus.PAID
+        assert [e.order_version for e in store.events(order.id)] == list(range(1, trials + 2))
+        assert store.outbox_pending() == trials + 1
+        assert store.integrity_check() == []
