@@ -69,6 +69,33 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def battery(session: nox.Session) -> None:
+    """The long reliability runs: 200 kill -9 crash trials on SQLite, R6 at full size."""
+    install_everything(session)
+    session.env["ORDERCORE_CRASH_TRIALS"] = session.env.get("ORDERCORE_CRASH_TRIALS", "200")
+    session.run("pytest", "tests/storage", "-q", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def package(session: nox.Session) -> None:
+    """Build the wheels of core and plugins, install them in a clean venv, and use them."""
+    session.install("build>=1.2")
+    dist = Path(tempfile.mkdtemp(prefix="ordercore-dist-"))
+    for project in (ROOT, *PLUGINS):
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), str(project))
+    wheels = sorted(str(wheel) for wheel in dist.glob("*.whl"))
+    session.install(*wheels)
+    with session.chdir(dist):  # away from src/, so only the installed wheels can be imported
+        session.run("ordercore", "version")
+        session.run(
+            "python",
+            "-c",
+            "import ordercore, ordercore_template; "
+            "print(ordercore.open_store('template://'), ordercore.open_store('sqlite://'))",
+        )
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """Run ``ordercore demo`` in a scratch directory."""
     session.install("-e", ".")
