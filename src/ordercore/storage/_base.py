@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Self
 
-from ordercore.errors import ConfigurationError, StoreClosed, VersionConflict
+from ordercore.errors import (
+    ConfigurationError,
+    DuplicateOrder,
+    IdempotencyConflict,
+    OrderNotFound,
+    StoreClosed,
+    VersionConflict,
+)
 from ordercore.ids import new_id
 from ordercore.schema import Actor, Order, OrderEvent
 from ordercore.storage._protocol import OrderQuery, coerce_query
@@ -172,6 +179,59 @@ class BaseStore(ABC):
     @abstractmethod
     def _count(self, query: OrderQuery) -> int:
         """Count the orders a validated query matches."""
+
+
+def events_from_payloads(payloads: Iterable[str]) -> list[OrderEvent]:
+    """The events recorded in change-log payloads (``Change.outbox_json``), in order."""
+    return [
+        OrderEvent.model_validate(event)
+        for payload in payloads
+        for event in json.loads(payload)["events"]
+    ]
+
+
+# -- the errors every backend raises, worded the same everywhere -------------------------
+
+
+def order_not_found(order_id: str) -> OrderNotFound:
+    """No stored order has ``order_id``."""
+    return OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+
+
+def id_taken(order: Order, *, in_batch: bool = False) -> DuplicateOrder:
+    """The order's id is stored already (or repeated within one batch)."""
+    where = "appears twice in the batch" if in_batch else "is already stored"
+    return DuplicateOrder(f"order id {order.id} {where}", order_id=order.id, existing_id=order.id)
+
+
+def key_taken(order: Order, existing_id: str | None, *, in_batch: bool = False) -> DuplicateOrder:
+    """Another order (``existing_id``) has the same ``(channel, channel_order_id)``."""
+    where = "appears twice in the batch" if in_batch else f"is already stored as {existing_id}"
+    return DuplicateOrder(
+        f"{order.channel} order {order.channel_order_id} {where}",
+        order_id=order.id,
+        channel=order.channel,
+        channel_order_id=order.channel_order_id,
+        existing_id=existing_id,
+    )
+
+
+def stale_version(order: Order, actual: int) -> VersionConflict:
+    """The stored version moved on since ``order`` was read."""
+    return VersionConflict(
+        f"order {order.id} is at version {actual}, the change was based on version "
+        f"{order.version}; re-read it and try again",
+        order_id=order.id,
+        expected=order.version,
+        actual=actual,
+    )
+
+
+def key_reused(key: str) -> IdempotencyConflict:
+    """An idempotency key came back with a different request."""
+    return IdempotencyConflict(
+        f"idempotency key {key!r} was already used for a different request", key=key
+    )
 
 
 def _stamp(events: Sequence[OrderEvent], order_id: str, version: int) -> list[dict[str, Any]]:

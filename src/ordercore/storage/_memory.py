@@ -11,14 +11,19 @@ from typing import Any
 import attrs
 
 from ordercore.errors import (
-    DuplicateOrder,
-    IdempotencyConflict,
-    OrderNotFound,
     StoreURLError,
-    VersionConflict,
 )
 from ordercore.schema import Actor, Order, OrderEvent
-from ordercore.storage._base import BaseStore, Change, result_json
+from ordercore.storage._base import (
+    BaseStore,
+    Change,
+    id_taken,
+    key_reused,
+    key_taken,
+    order_not_found,
+    result_json,
+    stale_version,
+)
 from ordercore.storage._protocol import (
     IdempotencyRecord,
     OrderQuery,
@@ -89,18 +94,10 @@ class MemoryStore(BaseStore):
 
     def _check_new(self, order: Order, pending: Mapping[tuple[str, str], str]) -> None:
         if order.id in self._orders:
-            raise DuplicateOrder(
-                f"order id {order.id} is already stored", order_id=order.id, existing_id=order.id
-            )
+            raise id_taken(order)
         existing = self._keys.get(order.key) or pending.get(order.key)
         if existing is not None:
-            raise DuplicateOrder(
-                f"{order.channel} order {order.channel_order_id} is already stored as {existing}",
-                order_id=order.id,
-                channel=order.channel,
-                channel_order_id=order.channel_order_id,
-                existing_id=existing,
-            )
+            raise key_taken(order, existing)
 
     def _apply(self, change: Change) -> None:
         order = change.order
@@ -127,9 +124,7 @@ class MemoryStore(BaseStore):
         if record is None:
             return None
         if record.fingerprint != fingerprint:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was already used for a different request", key=key
-            )
+            raise key_reused(key)
         return self.get(str(record.result["order_id"]))
 
     def _remember_write(self, key: str | None, fingerprint: str, order: Order) -> None:
@@ -170,9 +165,7 @@ class MemoryStore(BaseStore):
             for change in changes:
                 order = change.order
                 if order.id in ids:
-                    raise DuplicateOrder(
-                        f"order id {order.id} appears twice in the batch", order_id=order.id
-                    )
+                    raise id_taken(order, in_batch=True)
                 self._check_new(order, pending)
                 pending[order.key] = order.id
                 ids.add(order.id)
@@ -197,24 +190,12 @@ class MemoryStore(BaseStore):
             change = self._update_change(order, events, actor)
             row = self._orders.get(order.id)
             if row is None:
-                raise OrderNotFound(f"no order with id {order.id}", order_id=order.id)
+                raise order_not_found(order.id)
             if row.order.version != order.version:
-                raise VersionConflict(
-                    f"order {order.id} is at version {row.order.version}, the change was "
-                    f"based on version {order.version}; re-read it and try again",
-                    order_id=order.id,
-                    expected=order.version,
-                    actual=row.order.version,
-                )
+                raise stale_version(order, row.order.version)
             owner = self._keys.get(order.key)
             if owner is not None and owner != order.id:
-                raise DuplicateOrder(
-                    f"{order.channel} order {order.channel_order_id} belongs to {owner}",
-                    order_id=order.id,
-                    channel=order.channel,
-                    channel_order_id=order.channel_order_id,
-                    existing_id=owner,
-                )
+                raise key_taken(order, owner)
             self._apply(change)
             self._remember_write(idempotency_key, fingerprint, change.order)
             return change.order
@@ -224,7 +205,7 @@ class MemoryStore(BaseStore):
         with self._lock:
             row = self._orders.get(order_id)
             if row is None:
-                raise OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+                raise order_not_found(order_id)
             change = self._events_change(row.order, events)
             self._events[order_id].extend(change.events_json)
             message = OutboxMessage(
@@ -244,7 +225,7 @@ class MemoryStore(BaseStore):
         with self._lock:
             row = self._orders.get(order_id)
             if row is None:
-                raise OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+                raise order_not_found(order_id)
             text = row.json
         return Order.model_validate_json(text)
 
@@ -314,9 +295,7 @@ class MemoryStore(BaseStore):
                 )
                 self._idempotency[key] = record
             elif record.fingerprint != fingerprint:
-                raise IdempotencyConflict(
-                    f"idempotency key {key!r} was already used for a different request", key=key
-                )
+                raise key_reused(key)
             return record
 
     def recall(self, key: str) -> IdempotencyRecord | None:

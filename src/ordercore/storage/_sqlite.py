@@ -14,15 +14,23 @@ from urllib.parse import parse_qsl, unquote
 
 from ordercore.errors import (
     DuplicateOrder,
-    IdempotencyConflict,
     MigrationError,
-    OrderNotFound,
     StoreError,
     StoreURLError,
-    VersionConflict,
 )
 from ordercore.schema import Actor, Order, OrderEvent
-from ordercore.storage._base import BaseStore, Change, dumps, result_json
+from ordercore.storage._base import (
+    BaseStore,
+    Change,
+    dumps,
+    events_from_payloads,
+    id_taken,
+    key_reused,
+    key_taken,
+    order_not_found,
+    result_json,
+    stale_version,
+)
 from ordercore.storage._protocol import (
     IdempotencyRecord,
     OrderQuery,
@@ -329,20 +337,11 @@ class SQLiteStore(BaseStore):
     def _duplicate(self, db: sqlite3.Connection, order: Order) -> DuplicateOrder:
         row = db.execute("SELECT 1 FROM orders WHERE id = ?", (order.id,)).fetchone()
         if row is not None:
-            return DuplicateOrder(
-                f"order id {order.id} is already stored", order_id=order.id, existing_id=order.id
-            )
+            return id_taken(order)
         row = db.execute(
             "SELECT id FROM orders WHERE channel = ? AND channel_order_id = ?", order.key
         ).fetchone()
-        existing = row[0] if row else None
-        return DuplicateOrder(
-            f"{order.channel} order {order.channel_order_id} is already stored as {existing}",
-            order_id=order.id,
-            channel=order.channel,
-            channel_order_id=order.channel_order_id,
-            existing_id=existing,
-        )
+        return key_taken(order, row[0] if row else None)
 
     def _replay(self, db: sqlite3.Connection, key: str | None, fingerprint: str) -> Order | None:
         if key is None:
@@ -353,13 +352,11 @@ class SQLiteStore(BaseStore):
         if row is None:
             return None
         if row[0] != fingerprint:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was already used for a different request", key=key
-            )
+            raise key_reused(key)
         order_id = json.loads(row[1])["order_id"]
         body = db.execute("SELECT body FROM orders WHERE id = ?", (order_id,)).fetchone()
         if body is None:  # pragma: no cover - keys are written with their order
-            raise OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+            raise order_not_found(order_id)
         return Order.model_validate_json(body[0])
 
     @staticmethod
@@ -411,10 +408,7 @@ class SQLiteStore(BaseStore):
         seen: set[str] = set()
         for change in changes:
             if change.order.id in seen:
-                raise DuplicateOrder(
-                    f"order id {change.order.id} appears twice in the batch",
-                    order_id=change.order.id,
-                )
+                raise id_taken(change.order, in_batch=True)
             seen.add(change.order.id)
         now_us = _now_us()
         order_rows = [_order_row(change.order) for change in changes]
@@ -434,13 +428,7 @@ class SQLiteStore(BaseStore):
         keys: dict[tuple[str, str], str] = {}
         for order in orders:
             if order.key in keys:
-                return DuplicateOrder(
-                    f"{order.channel} order {order.channel_order_id} appears twice in the batch",
-                    order_id=order.id,
-                    channel=order.channel,
-                    channel_order_id=order.channel_order_id,
-                    existing_id=keys[order.key],
-                )
+                return key_taken(order, keys[order.key], in_batch=True)
             keys[order.key] = order.id
         with self._lock:
             for order in orders:
@@ -484,14 +472,8 @@ class SQLiteStore(BaseStore):
             if cursor.rowcount != 1:
                 row = db.execute("SELECT version FROM orders WHERE id = ?", (order.id,)).fetchone()
                 if row is None:
-                    raise OrderNotFound(f"no order with id {order.id}", order_id=order.id)
-                raise VersionConflict(
-                    f"order {order.id} is at version {row[0]}, the change was based on "
-                    f"version {order.version}; re-read it and try again",
-                    order_id=order.id,
-                    expected=order.version,
-                    actual=row[0],
-                )
+                    raise order_not_found(order.id)
+                raise stale_version(order, row[0])
             self._record(db, change)
             self._remember_write(db, idempotency_key, fingerprint, stored)
         return stored
@@ -500,7 +482,7 @@ class SQLiteStore(BaseStore):
         with self._write() as db:
             row = db.execute("SELECT body FROM orders WHERE id = ?", (order_id,)).fetchone()
             if row is None:
-                raise OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+                raise order_not_found(order_id)
             order = Order.model_validate_json(row[0])
             self._record(db, self._events_change(order, events))
 
@@ -509,7 +491,7 @@ class SQLiteStore(BaseStore):
     def get(self, order_id: str) -> Order:
         rows = self._read("SELECT body FROM orders WHERE id = ?", (order_id,))
         if not rows:
-            raise OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+            raise order_not_found(order_id)
         return Order.model_validate_json(rows[0][0])
 
     def find(self, channel: str, channel_order_id: str) -> Order | None:
@@ -563,11 +545,7 @@ class SQLiteStore(BaseStore):
         rows = self._read(
             "SELECT payload FROM order_changes WHERE order_id = ? ORDER BY id", (order_id,)
         )
-        return [
-            OrderEvent.model_validate(event)
-            for row in rows
-            for event in json.loads(row[0])["events"]
-        ]
+        return events_from_payloads(row[0] for row in rows)
 
     # -- outbox -------------------------------------------------------------------------------
 
@@ -625,9 +603,7 @@ class SQLiteStore(BaseStore):
                 (key,),
             ).fetchone()
         if row[0] != fingerprint:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was already used for a different request", key=key
-            )
+            raise key_reused(key)
         return IdempotencyRecord(
             key=key, fingerprint=row[0], result=json.loads(row[1]), created_at=from_micros(row[2])
         )

@@ -21,17 +21,25 @@ from psycopg_pool import ConnectionPool, PoolClosed
 
 from ordercore.errors import (
     DuplicateOrder,
-    IdempotencyConflict,
     MigrationError,
-    OrderNotFound,
     StoreClosed,
     StoreError,
     StoreURLError,
-    VersionConflict,
 )
 from ordercore.schema import Actor, Order, OrderEvent
 from ordercore.storage import IdempotencyRecord, OrderQuery, OutboxMessage, order_fingerprint
-from ordercore.storage._base import BaseStore, Change, dumps, result_json
+from ordercore.storage._base import (
+    BaseStore,
+    Change,
+    dumps,
+    events_from_payloads,
+    id_taken,
+    key_reused,
+    key_taken,
+    order_not_found,
+    result_json,
+    stale_version,
+)
 from ordercore.timestamps import utc_now
 
 __all__ = ["DEFAULT_SCHEMA", "MIGRATIONS", "PostgresStore"]
@@ -601,18 +609,9 @@ class PostgresStore(BaseStore):
         self, conn: _Connection, order: Order, exc: pg_errors.UniqueViolation
     ) -> DuplicateOrder:
         if exc.diag.constraint_name == "orders_pkey":
-            return DuplicateOrder(
-                f"order id {order.id} is already stored", order_id=order.id, existing_id=order.id
-            )
+            return id_taken(order)
         row = conn.execute(self._sql.owner, order.key).fetchone()
-        existing = row[0] if row else None
-        return DuplicateOrder(
-            f"{order.channel} order {order.channel_order_id} is already stored as {existing}",
-            order_id=order.id,
-            channel=order.channel,
-            channel_order_id=order.channel_order_id,
-            existing_id=existing,
-        )
+        return key_taken(order, row[0] if row else None)
 
     def _replay(self, conn: _Connection, key: str, fingerprint: str) -> Order | None:
         """The order a write with this key stored, or ``None`` if the key is new."""
@@ -621,12 +620,10 @@ class PostgresStore(BaseStore):
             return None
         order_id = json.loads(row[1]).get("order_id") if row[0] == fingerprint else None
         if not isinstance(order_id, str):
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was already used for a different request", key=key
-            )
+            raise key_reused(key)
         body = conn.execute(self._sql.body, (order_id,)).fetchone()
         if body is None:  # pragma: no cover - keys are written with their order
-            raise OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+            raise order_not_found(order_id)
         return Order.model_validate_json(body[0])
 
     def _claim_key(
@@ -684,10 +681,7 @@ class PostgresStore(BaseStore):
         seen: set[str] = set()
         for change in changes:
             if change.order.id in seen:
-                raise DuplicateOrder(
-                    f"order id {change.order.id} appears twice in the batch",
-                    order_id=change.order.id,
-                )
+                raise id_taken(change.order, in_batch=True)
             seen.add(change.order.id)
         with self._connection() as conn:
             try:
@@ -712,13 +706,7 @@ class PostgresStore(BaseStore):
         keys: dict[tuple[str, str], str] = {}
         for order in orders:
             if order.key in keys:
-                return DuplicateOrder(
-                    f"{order.channel} order {order.channel_order_id} appears twice in the batch",
-                    order_id=order.id,
-                    channel=order.channel,
-                    channel_order_id=order.channel_order_id,
-                    existing_id=keys[order.key],
-                )
+                return key_taken(order, keys[order.key], in_batch=True)
             keys[order.key] = order.id
         rows = conn.execute(
             self._sql.clashes,
@@ -732,20 +720,9 @@ class PostgresStore(BaseStore):
         owners = {(row[1], row[2]): row[0] for row in rows}
         for order in orders:
             if order.id in ids:
-                return DuplicateOrder(
-                    f"order id {order.id} is already stored",
-                    order_id=order.id,
-                    existing_id=order.id,
-                )
+                return id_taken(order)
             if order.key in owners:
-                return DuplicateOrder(
-                    f"{order.channel} order {order.channel_order_id} is already stored as "
-                    f"{owners[order.key]}",
-                    order_id=order.id,
-                    channel=order.channel,
-                    channel_order_id=order.channel_order_id,
-                    existing_id=owners[order.key],
-                )
+                return key_taken(order, owners[order.key])
         return DuplicateOrder(
             "the batch clashed with an order stored at the same time", order_id=orders[0].id
         )
@@ -787,20 +764,14 @@ class PostgresStore(BaseStore):
     def _not_updated(self, conn: _Connection, order: Order) -> StoreError:
         row = conn.execute(self._sql.version_of, (order.id,)).fetchone()
         if row is None:
-            return OrderNotFound(f"no order with id {order.id}", order_id=order.id)
-        return VersionConflict(
-            f"order {order.id} is at version {row[0]}, the change was based on "
-            f"version {order.version}; re-read it and try again",
-            order_id=order.id,
-            expected=order.version,
-            actual=row[0],
-        )
+            return order_not_found(order.id)
+        return stale_version(order, row[0])
 
     def append_events(self, order_id: str, events: Sequence[OrderEvent]) -> None:
         with self._connection() as conn, conn.pipeline(), conn.transaction():
             row = conn.execute(self._sql.body_for_share, (order_id,)).fetchone()
             if row is None:
-                raise OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+                raise order_not_found(order_id)
             change = self._events_change(Order.model_validate_json(row[0]), events)
             order = change.order
             conn.execute(
@@ -812,7 +783,7 @@ class PostgresStore(BaseStore):
     def get(self, order_id: str) -> Order:
         rows = self._fetch(self._sql.body, (order_id,))
         if not rows:
-            raise OrderNotFound(f"no order with id {order_id}", order_id=order_id)
+            raise order_not_found(order_id)
         return Order.model_validate_json(rows[0][0])
 
     def find(self, channel: str, channel_order_id: str) -> Order | None:
@@ -860,11 +831,7 @@ class PostgresStore(BaseStore):
 
     def events(self, order_id: str) -> list[OrderEvent]:
         rows = self._fetch(self._sql.events, (order_id,))
-        return [
-            OrderEvent.model_validate(event)
-            for row in rows
-            for event in json.loads(row[0])["events"]
-        ]
+        return events_from_payloads(row[0] for row in rows)
 
     # -- outbox -------------------------------------------------------------------------------
 
@@ -904,9 +871,7 @@ class PostgresStore(BaseStore):
         if row is None:  # pragma: no cover - keys are never deleted
             raise StoreError(f"idempotency key {key!r} vanished while in use")
         if row[0] != fingerprint:
-            raise IdempotencyConflict(
-                f"idempotency key {key!r} was already used for a different request", key=key
-            )
+            raise key_reused(key)
         return IdempotencyRecord(
             key=key, fingerprint=row[0], result=json.loads(row[1]), created_at=_utc(row[2])
         )
