@@ -1,8 +1,9 @@
 """Timing for the benchmarks: warm-up, interleaved repetitions, medians and a table.
 
-Every contender of a comparison runs the same work the same way: one untimed
-warm-up run, then ``repeat`` timed runs, interleaved (contender A, B, C, then B,
-C, A, ...) so that drift of the machine hits all of them alike. A timed section
+Every contender of a comparison runs the same work the same way: an untimed
+warm-up (a short run over the first items, or a full run), then ``repeat`` timed
+runs, interleaved (contender A, B, C, then B, C, A, ...) so that drift of the
+machine hits all of them alike. A timed section
 starts with ``gc.collect()`` and runs with the cyclic garbage collector off, as
 :mod:`timeit` does, so no contender pays for another's garbage.
 
@@ -98,9 +99,9 @@ def compare(
     *,
     items: int,
     repeat: int,
-    warmup: int = 1,
+    warmups: Mapping[str, Callable[[], float]] | None = None,
 ) -> dict[str, Rate]:
-    """Time each run ``repeat`` times after ``warmup`` untimed runs, interleaved.
+    """Time each run ``repeat`` times after one untimed warm-up each, interleaved.
 
     Args:
         runs: Contender name -> a callable doing one full run over ``items`` items
@@ -108,15 +109,15 @@ def compare(
             fresh database file stays outside its :func:`stopwatch`).
         items: How many items one run processes.
         repeat: Timed runs per contender.
-        warmup: Untimed runs per contender first.
+        warmups: Contender name -> a shorter run of the same work, run once untimed
+            first; by default the full run is.
 
     Returns:
         Contender name -> its :class:`Rate`.
     """
     names = list(runs)
-    for _ in range(warmup):
-        for name in names:
-            runs[name]()
+    for name in names:
+        (warmups or runs)[name]()
     rates = {name: Rate(name, items) for name in names}
     for round_no in range(repeat):
         shift = round_no % len(names)
