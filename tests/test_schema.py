@@ -284,3 +284,19 @@ class TestFactory:
         for order in first:
             shares = sum((line.discount_total for line in order.lines), Money.zero())
             assert shares == order.amounts.discount_total
+
+
+class TestCurrencyFollowing:
+    def test_omitted_zeros_follow_the_currency_from_json_too(self) -> None:
+        """A USD order read from JSON without the zero fields gets USD zeros."""
+        data = Order(**minimal()).model_dump(mode="json")
+        data["lines"][0]["unit_price"] = {"amount": "268.00", "currency": "USD"}
+        del data["lines"][0]["adjustment"]
+        data["amounts"] = {
+            "goods": {"amount": "536.00", "currency": "USD"},
+            "paid": {"amount": "536.00", "currency": "USD"},
+        }
+        order = Order.model_validate_json(json.dumps(data))
+        assert order.lines[0].adjustment == Money.zero("USD")
+        assert order.amounts.tax == Money.zero("USD")
+        assert order.amounts.balances

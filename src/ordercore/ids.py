@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 import time
@@ -40,14 +39,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_last_id)
 
 
-_FROM_RFC4648: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET)
+#: Every pair of base32 digits, indexed by the 10 bits they encode.
+_PAIRS: Final = tuple(high + low for high in _ALPHABET for low in _ALPHABET)
+_SHIFTS: Final = tuple(range(120, -1, -10))  # 13 ten-bit groups = 26 digits = 130 bits
 
 
 def _encode(value: int) -> str:
-    # 26 base32 digits are 130 bits; base64.b32encode works on 160 (20 bytes -> 32
-    # digits), so encode with 30 leading zero bits and keep the last 26 digits.
-    digits = base64.b32encode(value.to_bytes(20, "big")).decode("ascii")[6:]
-    return digits.translate(_FROM_RFC4648)
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def new_id() -> str:

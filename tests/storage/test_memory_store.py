@@ -24,3 +24,24 @@ def test_memory_url_takes_no_path_or_options() -> None:
         open_store("memory://somewhere")
     with pytest.raises(StoreURLError):
         open_store("memory://", timeout=3)
+
+
+def test_the_created_payload_equals_the_generic_one() -> None:
+    """The hand-written creation payload is exactly what the generic path writes."""
+    import json
+
+    from ordercore.schema import Actor, ActorKind
+    from ordercore.storage._base import Change, created_payload
+    from ordercore.testing import OrderFactory
+
+    actor = Actor(kind=ActorKind.CONNECTOR, id='douyin "live" 直播')
+    order = OrderFactory(seed=12).order(channel_order_id='id "quoted" \\ 订单')
+    stored = order.model_copy(update={"version": 1})
+    text = created_payload(stored, "2026-11-22T04:40:16.242073Z", actor)
+    event = json.loads(text)["events"][0]
+    generic = Change.with_events(stored, "order.created", [event])
+    assert json.loads(text) == json.loads(generic.outbox_json)
+    assert event["actor"] == {"kind": "connector", "id": 'douyin "live" 直播'}
+    assert event["data"]["channel_order_id"] == 'id "quoted" \\ 订单'
+    assert event["to_status"] == order.status.value
+    assert event["order_version"] == 1

@@ -204,15 +204,14 @@ class Discount(CanonicalModel):
         return value
 
 
-def _zeros_like(data: Any, source: str, fields: tuple[str, ...]) -> Any:
-    """Fill omitted zero amounts in the currency of ``data[source]``, not always CNY."""
-    if isinstance(data, dict):
-        money = data.get(source)
-        if isinstance(money, Money) and money.currency != DEFAULT_CURRENCY:
-            missing = {f: Money.zero(money.currency) for f in fields if f not in data}
-            if missing:
-                return {**data, **missing}
-    return data
+def _zeros_in(model: CanonicalModel, currency: str, fields: tuple[str, ...]) -> None:
+    """Make omitted zero amounts zero in ``currency`` (the defaults are CNY)."""
+    if currency != DEFAULT_CURRENCY:
+        given = model.model_fields_set
+        for name in fields:
+            if name not in given:
+                # The model is frozen; this runs during its own validation.
+                model.__dict__[name] = Money.zero(currency)
 
 
 class OrderAmounts(CanonicalModel):
@@ -240,14 +239,12 @@ class OrderAmounts(CanonicalModel):
     service_fee: Money = Money.zero()
     paid: Money
 
-    @model_validator(mode="before")
-    @classmethod
-    def _zeros_in_the_order_currency(cls, data: Any) -> Any:
-        return _zeros_like(data, "goods", ("shipping", "adjustment", "tax", "service_fee"))
-
+    # After-validators only: a "before" one would make pydantic-core hand the JSON
+    # object to Python as a dict and leave its fast JSON path.
     @model_validator(mode="after")
     def _one_currency(self) -> OrderAmounts:
         currency = self.goods.currency
+        _zeros_in(self, currency, ("shipping", "adjustment", "tax", "service_fee"))
         others = (self.shipping, self.adjustment, self.tax, self.service_fee, self.paid)
         if any(m.currency != currency for m in others) or any(
             d.amount.currency != currency for d in self.discounts
@@ -339,10 +336,10 @@ class OrderLine(CanonicalModel):
     channel_status: ChannelStatus | None = None
     attributes: Attributes = Field(default_factory=dict)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _zero_in_the_line_currency(cls, data: Any) -> Any:
-        return _zeros_like(data, "unit_price", ("adjustment",))
+    @model_validator(mode="after")
+    def _zero_in_the_line_currency(self) -> OrderLine:
+        _zeros_in(self, self.unit_price.currency, ("adjustment",))
+        return self
 
     @property
     def goods(self) -> Money:
@@ -570,20 +567,28 @@ class Order(CanonicalModel):
     @field_validator("tags")
     @classmethod
     def _tags_sorted_unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(sorted(set(value)))
+        return value if len(value) < 2 else tuple(sorted(set(value)))
 
     @model_validator(mode="after")
     def _consistent(self) -> Order:
-        if not self.lines:
+        lines = self.lines
+        if not lines:
             raise ValueError("an order needs at least one line")
-        ids = Counter(line.line_id for line in self.lines)
-        duplicated = sorted(line_id for line_id, count in ids.items() if count > 1)
-        if duplicated:
-            raise ValueError(f"line ids must be unique within an order; repeated: {duplicated}")
+        ids = {line.line_id for line in lines}
+        if len(ids) != len(lines):
+            counts = Counter(line.line_id for line in lines)
+            repeated = sorted(line_id for line_id, count in counts.items() if count > 1)
+            raise ValueError(f"line ids must be unique within an order; repeated: {repeated}")
         currency = self.amounts.currency
-        for line in self.lines:
-            other = next((m.currency for m in line.money() if m.currency != currency), None)
-            if other is not None:
+        for line in lines:
+            if (
+                line.unit_price.currency != currency
+                or line.adjustment.currency != currency
+                or (line.paid is not None and line.paid.currency != currency)
+                or (line.subtotal is not None and line.subtotal.currency != currency)
+                or any(d.amount.currency != currency for d in line.discounts)
+            ):
+                other = next(m.currency for m in line.money() if m.currency != currency)
                 raise ValueError(
                     f"line {line.line_id} has amounts in {other}, the order in {currency}"
                 )

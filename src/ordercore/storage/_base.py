@@ -25,6 +25,7 @@ CREATED = "order.created"
 UPDATED = "order.updated"
 EVENTS = "order.events"
 _SYSTEM = Actor.system()
+_quote = json.encoder.encode_basestring  # a JSON string literal, non-ASCII kept as is
 
 
 def dumps(value: Any) -> str:
@@ -41,30 +42,35 @@ def result_json(result: Any) -> str:
 
 
 class Change:
-    """One atomic write: the order as it will be stored, its events and its outbox message.
+    """One atomic write: the order as it will be stored and its outbox message.
 
     Attributes:
         order: The order as it will be stored (new version and times set).
         topic: The outbox topic.
         outbox_json: The outbox payload as JSON text: the order's key, version and
-            status, and the events of the change stamped with that version.
+            status, and the events of the change stamped with that version. The
+            change log keeps it, so it is also the order's event history.
     """
 
     __slots__ = ("order", "outbox_json", "topic")
 
-    def __init__(self, order: Order, topic: str, events: list[dict[str, Any]]) -> None:
+    def __init__(self, order: Order, topic: str, outbox_json: str) -> None:
         self.order = order
         self.topic = topic
-        self.outbox_json = dumps(
-            {
-                "order_id": order.id,
-                "version": order.version,
-                "channel": order.channel,
-                "channel_order_id": order.channel_order_id,
-                "status": order.status.value,
-                "events": events,
-            }
-        )
+        self.outbox_json = outbox_json
+
+    @classmethod
+    def with_events(cls, order: Order, topic: str, events: list[dict[str, Any]]) -> Change:
+        """A change whose outbox payload carries ``events`` (JSON objects)."""
+        payload = {
+            "order_id": order.id,
+            "version": order.version,
+            "channel": order.channel,
+            "channel_order_id": order.channel_order_id,
+            "status": order.status.value,
+            "events": events,
+        }
+        return cls(order, topic, dumps(payload))
 
     @property
     def outbox_payload(self) -> dict[str, Any]:
@@ -76,6 +82,29 @@ class Change:
     def events_json(self) -> list[str]:
         """Each event of the change as JSON text."""
         return [dumps(event) for event in self.outbox_payload["events"]]
+
+
+def _json_time(moment: datetime) -> str:
+    """An aware UTC datetime as pydantic writes it (``...Z``)."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def created_payload(order: Order, at: str, actor: Actor) -> str:
+    """The outbox payload of storing a new order with no other events.
+
+    Written as text directly: it is produced once per stored order, every value
+    in it is known valid, and it equals ``Change.with_events`` of the same event.
+    """
+    q = _quote
+    status = q(order.status.value)
+    key = f'"channel":{q(order.channel)},"channel_order_id":{q(order.channel_order_id)}'
+    order_id = q(order.id)
+    return (
+        f'{{"order_id":{order_id},"version":1,{key},"status":{status},"events":[{{'
+        f'"event_id":{q(new_id())},"order_id":{order_id},"type":"{CREATED}","at":"{at}",'
+        f'"actor":{{"kind":{q(actor.kind.value)},"id":{q(actor.id)}}},"from_status":null,'
+        f'"to_status":{status},"reason":null,"data":{{{key}}},"order_version":1}}]}}'
+    )
 
 
 class BaseStore(ABC):
@@ -111,7 +140,9 @@ class BaseStore(ABC):
         events: Sequence[OrderEvent],
         actor: Actor | None,
         now: datetime | None = None,
+        at: str | None = None,
     ) -> Change:
+        """The change that stores a new order; ``now``/``at`` let a batch share one clock."""
         if order.version != 0:
             raise VersionConflict(
                 f"order {order.id} already has version {order.version}; put() stores new "
@@ -121,15 +152,16 @@ class BaseStore(ABC):
                 actual=order.version,
             )
         now = now or utc_now()
+        at = at or _json_time(now)
         stored = order.model_copy(update={"version": 1, "recorded_at": now, "updated_at": now})
-        # The creation event is built as JSON directly: every value is known valid
-        # and this runs once per stored order.
         who = actor or _SYSTEM
+        if not events:
+            return Change(stored, CREATED, created_payload(stored, at, who))
         created = {
             "event_id": new_id(),
             "order_id": order.id,
             "type": CREATED,
-            "at": now.isoformat().replace("+00:00", "Z"),
+            "at": at,
             "actor": {"kind": who.kind.value, "id": who.id},
             "from_status": None,
             "to_status": order.status.value,
@@ -137,7 +169,7 @@ class BaseStore(ABC):
             "data": {"channel": order.channel, "channel_order_id": order.channel_order_id},
             "order_version": 1,
         }
-        return Change(stored, CREATED, [created, *_stamp(events, order.id, 1)])
+        return Change.with_events(stored, CREATED, [created, *_stamp(events, order.id, 1)])
 
     @staticmethod
     def _update_change(order: Order, events: Sequence[OrderEvent], actor: Actor | None) -> Change:
@@ -154,13 +186,13 @@ class BaseStore(ABC):
             events = [
                 OrderEvent(order_id=order.id, type=UPDATED, at=now, actor=actor or Actor.system())
             ]
-        return Change(stored, UPDATED, _stamp(events, order.id, stored.version))
+        return Change.with_events(stored, UPDATED, _stamp(events, order.id, stored.version))
 
     @staticmethod
     def _events_change(order: Order, events: Sequence[OrderEvent]) -> Change:
         if not events:
             raise ConfigurationError("append_events() needs at least one event")
-        return Change(order, EVENTS, _stamp(events, order.id, order.version))
+        return Change.with_events(order, EVENTS, _stamp(events, order.id, order.version))
 
     # -- queries --------------------------------------------------------------------------
 

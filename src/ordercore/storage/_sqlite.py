@@ -89,6 +89,7 @@ MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
 )
 
 _SYNCHRONOUS: Final = {"off", "normal", "full", "extra"}
+_PAGE_SIZE: Final = 16384
 _ORDER_INSERT: Final = (
     "INSERT INTO orders (id, channel, channel_order_id, shop_id, status, created_at, "
     "updated_at, version, tags, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -110,7 +111,7 @@ def _order_row(order: Order) -> tuple[Any, ...]:
         to_micros(order.created_at.utc),
         to_micros(order.updated_at),
         order.version,
-        dumps(list(order.tags)),
+        dumps(list(order.tags)) if order.tags else "[]",
         order.model_dump_json(),
     )
 
@@ -188,6 +189,10 @@ class SQLiteStore(BaseStore):
             raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         try:
             if self.path != ":memory:":
+                if self._db.execute("PRAGMA page_count").fetchone()[0] == 0:
+                    # A new file: 16 KiB pages hold several order bodies each
+                    # (one page per order at the 4 KiB default).
+                    self._db.execute(f"PRAGMA page_size={_PAGE_SIZE}")
                 mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
                     raise StoreError(f"SQLite database {self.path!r} cannot use WAL mode")
@@ -402,7 +407,8 @@ class SQLiteStore(BaseStore):
 
     def put_many(self, orders: Iterable[Order], *, actor: Actor | None = None) -> list[Order]:
         now = utc_now()
-        changes = [self._new_change(order, (), actor, now) for order in orders]
+        at = now.isoformat().replace("+00:00", "Z")
+        changes = [self._new_change(order, (), actor, now, at) for order in orders]
         if not changes:
             return []
         seen: set[str] = set()

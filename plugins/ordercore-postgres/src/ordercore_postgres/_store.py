@@ -675,7 +675,8 @@ class PostgresStore(BaseStore):
 
     def put_many(self, orders: Iterable[Order], *, actor: Actor | None = None) -> list[Order]:
         now = utc_now()
-        changes = [self._new_change(order, (), actor, now) for order in orders]
+        at = now.isoformat().replace("+00:00", "Z")
+        changes = [self._new_change(order, (), actor, now, at) for order in orders]
         if not changes:
             return []
         seen: set[str] = set()
