@@ -530,15 +530,28 @@ def checkpoint(path: Path) -> None:
         db.close()
 
 
-def bench_sqlite(
-    report: Report, orders: Sequence[Order], texts: Sequence[str], repeat: int, workdir: Path
+_file_numbers = itertools.count()
+
+
+def _fresh(workdir: Path, name: str) -> Path:
+    return workdir / f"{name}-{next(_file_numbers)}.db"
+
+
+def bench_sqlite_insert(
+    report: Report,
+    label: str,
+    suffix: str,
+    orders: Sequence[Order],
+    texts: Sequence[str],
+    repeat: int,
+    workdir: Path,
 ) -> None:
-    numbers = itertools.count()
+    """SQLiteStore.put_many beside raw executemany of the same JSON, with and without the dump."""
     rows = [(o.id, o.channel, o.channel_order_id, t) for o, t in zip(orders, texts, strict=True)]
     order_batches, row_batches = batched(orders), batched(rows)
 
     def fresh(name: str) -> Path:
-        return workdir / f"{name}-{next(numbers)}.db"
+        return _fresh(workdir, name)
 
     def insert_runs(
         order_batches: Sequence[Sequence[Order]], row_batches: Sequence[Sequence[tuple[str, ...]]]
@@ -602,7 +615,7 @@ def bench_sqlite(
     )
     store, raw, raw_dump = rates["store"], rates["raw"], rates["raw_dump"]
     store_ratio = ratio(store, raw)
-    report.section(f"SQLite insert, batches of {BATCH:,}, fresh WAL file, final checkpoint")
+    report.section(f"SQLite insert, {label}, batches of {BATCH:,}, fresh WAL file, checkpoint")
     report.contender(
         "SQLiteStore.put_many",
         store,
@@ -619,16 +632,22 @@ def bench_sqlite(
     report.contender("raw executemany + model_dump_json (floor b)", raw_dump, ours=store)
     report.figures.update(
         {
-            "store_insert_per_s": per_s(store),
-            "raw_sqlite_insert_per_s": per_s(raw),
-            "raw_sqlite_dump_insert_per_s": per_s(raw_dump),
-            "store_ratio_vs_raw_sqlite": store_ratio,
-            "store_ratio_vs_raw_sqlite_dump": ratio(store, raw_dump),
+            f"store_insert{suffix}_per_s": per_s(store),
+            f"raw_sqlite_insert{suffix}_per_s": per_s(raw),
+            f"raw_sqlite_dump_insert{suffix}_per_s": per_s(raw_dump),
+            f"store{suffix}_ratio_vs_raw_sqlite": store_ratio,
+            f"store{suffix}_ratio_vs_raw_sqlite_dump": ratio(store, raw_dump),
         }
     )
 
-    # Reads: random ids from a file holding every order, once through the store, once raw.
-    store_path, raw_path = fresh("read-store"), fresh("read-raw")
+
+def bench_sqlite_get(
+    report: Report, orders: Sequence[Order], texts: Sequence[str], repeat: int, workdir: Path
+) -> None:
+    """Random get by id through the store, beside a raw SELECT (with and without validation)."""
+    rows = [(o.id, o.channel, o.channel_order_id, t) for o, t in zip(orders, texts, strict=True)]
+    order_batches, row_batches = batched(orders), batched(rows)
+    store_path, raw_path = _fresh(workdir, "read-store"), _fresh(workdir, "read-raw")
     reader = SQLiteStore(store_path)
     db = open_raw_sqlite(raw_path)
     try:
@@ -933,8 +952,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         report, "15-field order with 3 lines", "_15_fields_3_lines", small_texts, args.repeat
     )
     bench_roundtrip(report, texts, args.repeat)
+    small_orders = [Order.model_validate_json(text) for text in small_texts]
     with tempfile.TemporaryDirectory(prefix="ordercore-bench-") as workdir:
-        bench_sqlite(report, orders, texts, args.repeat, Path(workdir))
+        folder = Path(workdir)
+        bench_sqlite_insert(report, "factory mix", "", orders, texts, args.repeat, folder)
+        bench_sqlite_insert(
+            report,
+            "15-field order with 3 lines",
+            "_15_fields_3_lines",
+            small_orders,
+            [order.model_dump_json() for order in small_orders],
+            args.repeat,
+            folder,
+        )
+        bench_sqlite_get(report, orders, texts, args.repeat, folder)
     bench_postgres(report, orders, texts, args.repeat)
 
     for note in report.notes:
