@@ -54,7 +54,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site strictly and run the examples in docstrings."""
-    install_everything(session, "mkdocs>=1.6")
+    install_everything(session, "mkdocs>=1.6", "mkdocstrings[python]>=0.26")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(tempfile.mkdtemp()) / "site"))
     session.run("pytest", "--doctest-modules", "src/ordercore", "-q", "-p", "no:randomly")
 

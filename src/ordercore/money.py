@@ -14,8 +14,8 @@ Example:
     >>> from ordercore.money import Money, allocate
     >>> Money.from_fen(1999) + Money("0.01")
     Money('20.00', 'CNY')
-    >>> [str(m) for m in allocate(Money("10.00"), [1, 1, 1])]
-    ['3.34 CNY', '3.33 CNY', '3.33 CNY']
+    >>> ", ".join(str(m) for m in allocate(Money("10.00"), [1, 1, 1]))
+    '3.34 CNY, 3.33 CNY, 3.33 CNY'
 """
 
 from __future__ import annotations
