@@ -154,21 +154,10 @@ class BaseStore(ABC):
         now = now or utc_now()
         at = at or _json_time(now)
         stored = order.model_copy(update={"version": 1, "recorded_at": now, "updated_at": now})
-        who = actor or _SYSTEM
+        payload = created_payload(stored, at, actor or _SYSTEM)
         if not events:
-            return Change(stored, CREATED, created_payload(stored, at, who))
-        created = {
-            "event_id": new_id(),
-            "order_id": order.id,
-            "type": CREATED,
-            "at": at,
-            "actor": {"kind": who.kind.value, "id": who.id},
-            "from_status": None,
-            "to_status": order.status.value,
-            "reason": None,
-            "data": {"channel": order.channel, "channel_order_id": order.channel_order_id},
-            "order_version": 1,
-        }
+            return Change(stored, CREATED, payload)
+        created = json.loads(payload)["events"][0]
         return Change.with_events(stored, CREATED, [created, *_stamp(events, order.id, 1)])
 
     @staticmethod
@@ -184,7 +173,7 @@ class BaseStore(ABC):
         stored = order.model_copy(update={"version": order.version + 1, "updated_at": now})
         if not events:
             events = [
-                OrderEvent(order_id=order.id, type=UPDATED, at=now, actor=actor or Actor.system())
+                OrderEvent(order_id=order.id, type=UPDATED, at=now, actor=actor or _SYSTEM)
             ]
         return Change.with_events(stored, UPDATED, _stamp(events, order.id, stored.version))
 

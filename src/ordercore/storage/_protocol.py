@@ -41,7 +41,7 @@ def _statuses(value: object) -> tuple[str, ...] | None:
         return None
     items = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
     try:
-        return tuple(sorted(OrderStatus(item).value for item in items))
+        return tuple(sorted({OrderStatus(item).value for item in items}))
     except ValueError as exc:
         raise ConfigurationError(f"unknown order status in query: {exc}") from None
 
