@@ -39,7 +39,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
-    session.install("ruff>=0.6")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -47,7 +47,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the library and the plugins' sources."""
-    install_everything(session, "mypy>=1.11")
+    install_everything(session, "mypy==2.4.1")
     session.run("mypy", "src", *(str(p / "src") for p in PLUGINS))
 
 

@@ -172,9 +172,7 @@ class BaseStore(ABC):
         now = utc_now()
         stored = order.model_copy(update={"version": order.version + 1, "updated_at": now})
         if not events:
-            events = [
-                OrderEvent(order_id=order.id, type=UPDATED, at=now, actor=actor or _SYSTEM)
-            ]
+            events = [OrderEvent(order_id=order.id, type=UPDATED, at=now, actor=actor or _SYSTEM)]
         return Change.with_events(stored, UPDATED, _stamp(events, order.id, stored.version))
 
     @staticmethod
