@@ -66,12 +66,24 @@ class TestSQLiteURL:
             open_store(f"sqlite:///{tmp_path}/o.db?synchronous=sometimes")
 
     def test_options_reach_the_connection(self, tmp_path: Path) -> None:
-        """timeout and synchronous from the URL are applied."""
-        store = open_store(f"sqlite:///{tmp_path}/o.db?timeout=2.5&synchronous=full")
+        """timeout, synchronous and cache_mb from the URL are applied."""
+        store = open_store(f"sqlite:///{tmp_path}/o.db?timeout=2.5&synchronous=full&cache_mb=8")
         assert isinstance(store, SQLiteStore)
         assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2
         assert store._db.execute("PRAGMA busy_timeout").fetchone()[0] == 2500
+        assert store._db.execute("PRAGMA cache_size").fetchone()[0] == -8 * 1024
         store.close()
+
+    @pytest.mark.parametrize("value", ["0", "-5", "lots", "1.5"])
+    def test_a_bad_cache_size_is_refused(self, tmp_path: Path, value: str) -> None:
+        """cache_mb is a whole number of MiB, at least 1."""
+        with pytest.raises(StoreURLError, match="cache_mb"):
+            open_store(f"sqlite:///{tmp_path}/o.db?cache_mb={value}")
+
+    def test_new_files_get_large_pages(self, tmp_path: Path) -> None:
+        """A new database uses 16 KiB pages, so several order bodies share a page."""
+        with SQLiteStore(tmp_path / "o.db") as store:
+            assert store._db.execute("PRAGMA page_size").fetchone()[0] == 16384
 
 
 class TestSQLiteFile:

@@ -155,6 +155,8 @@ class SQLiteStore(BaseStore):
     Args:
         path: The database file; ``":memory:"`` for a private in-memory database.
         timeout: Seconds to wait for another writer before failing.
+        cache_mb: SQLite's page cache per connection, in MiB (64 by default; the
+            indexes of a busy order table stay in memory).
         synchronous: SQLite's ``synchronous`` pragma: ``"normal"`` (default, durable
             at checkpoints, never corrupt) or ``"full"`` (every commit on disk).
 
@@ -171,6 +173,7 @@ class SQLiteStore(BaseStore):
         *,
         timeout: float = 30.0,
         synchronous: str = "normal",
+        cache_mb: int = 64,
         url: str | None = None,
     ) -> None:
         self.path = str(path)
@@ -179,6 +182,10 @@ class SQLiteStore(BaseStore):
             raise StoreURLError(
                 f"synchronous must be one of {sorted(_SYNCHRONOUS)}, got {synchronous!r}",
                 url=self.url,
+            )
+        if isinstance(cache_mb, bool) or not isinstance(cache_mb, int) or cache_mb < 1:
+            raise StoreURLError(
+                f"cache_mb must be a whole number >= 1, got {cache_mb!r}", url=self.url
             )
         self._lock = threading.RLock()
         try:
@@ -198,6 +205,7 @@ class SQLiteStore(BaseStore):
                     raise StoreError(f"SQLite database {self.path!r} cannot use WAL mode")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
             self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._db.execute(f"PRAGMA cache_size={-1024 * cache_mb}")
             self._migrate()
         except sqlite3.Error as exc:
             self._db.close()
@@ -208,11 +216,11 @@ class SQLiteStore(BaseStore):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteStore:
-        """Open from ``sqlite:///path.db?timeout=30&synchronous=normal``."""
+        """Open from ``sqlite:///path.db?timeout=30&synchronous=normal&cache_mb=64``."""
         path = parse_sqlite_url(url)
         query = dict(parse_qsl(url.partition("?")[2]))
         settings: dict[str, Any] = {}
-        unknown = set(query) - {"timeout", "synchronous"}
+        unknown = set(query) - {"timeout", "synchronous", "cache_mb"}
         if unknown:
             raise StoreURLError(f"unknown sqlite URL options: {sorted(unknown)}", url=url)
         if "timeout" in query:
@@ -224,6 +232,10 @@ class SQLiteStore(BaseStore):
                 ) from None
         if "synchronous" in query:
             settings["synchronous"] = query["synchronous"]
+        if "cache_mb" in query:
+            if not query["cache_mb"].isdigit():
+                raise StoreURLError(f"cache_mb must be a whole number in {url!r}", url=url)
+            settings["cache_mb"] = int(query["cache_mb"])
         settings.update(options)
         return cls(path, url=url, **settings)
 
