@@ -149,16 +149,28 @@ class TestDiscovery:
 
 
 class TestMissing:
-    def test_missing_known_plugin_names_the_package_to_install(self) -> None:
-        """An uninstalled backend we know of gets a pip install hint."""
-        with (
-            plugins.register("ordercore.storage", "placeholder", MemoryStore),
-            pytest.raises(PluginNotFound) as caught,
-        ):
-            plugins.load("ordercore.connectors", "douyin")
-        assert caught.value.hint == "ordercore-douyin"
-        assert "pip install ordercore-douyin" in str(caught.value)
+    def test_missing_known_plugin_names_the_package_to_install(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A backend we know the distribution of, when absent, gets a pip install hint."""
+        monkeypatch.setenv("ORDERCORE_DISABLE_PLUGINS", "postgresql")
+        plugins.reset()
+        try:
+            with pytest.raises(PluginNotFound) as caught:
+                ordercore.open_store("postgresql://localhost/shop")
+        finally:
+            plugins.reset()
+        assert caught.value.hint == "ordercore-postgres"
+        assert "pip install ordercore-postgres" in str(caught.value)
+        assert caught.value.plugin == "postgresql"
         assert isinstance(caught.value, LookupError)
+
+    def test_unknown_names_get_no_invented_hint(self) -> None:
+        """A channel nobody has packaged yet gets no install hint."""
+        with pytest.raises(PluginNotFound) as caught:
+            plugins.load("ordercore.connectors", "douyin")
+        assert caught.value.hint is None
+        assert "pip install" not in str(caught.value)
 
     def test_open_store_with_an_unknown_scheme(self) -> None:
         """A scheme nobody provides is PluginNotFound listing what is installed."""

@@ -71,31 +71,13 @@ _BUILTINS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-#: Names we know the distribution of, for "pip install ..." hints.
+#: Names we know the distribution of, for "pip install ..." hints. Only
+#: distributions that exist are listed; a hint must never send users to nothing.
 _INSTALL_HINTS: Final[dict[str, dict[str, str]]] = {
     "ordercore.storage": {
         "postgresql": "ordercore-postgres",
         "postgres": "ordercore-postgres",
-        "redis": "ordercore-redis",
-        "mysql": "ordercore-mysql",
     },
-    "ordercore.inventory": {
-        "redis": "ordercore-redis",
-        "postgresql": "ordercore-postgres",
-    },
-    "ordercore.connectors": {
-        "taobao": "ordercore-taobao",
-        "jd": "ordercore-jd",
-        "pdd": "ordercore-pdd",
-        "douyin": "ordercore-douyin",
-        "youzan": "ordercore-youzan",
-        "wechat_channels": "ordercore-wechat",
-        "xiaohongshu": "ordercore-xiaohongshu",
-        "shopify": "ordercore-shopify",
-        "woocommerce": "ordercore-woocommerce",
-    },
-    "ordercore.scorers": {"onnx": "ordercore[returns]"},
-    "ordercore.notifiers": {"dingtalk": "ordercore", "wecom": "ordercore"},
 }
 
 _BUILTIN_DISTRIBUTION: Final = "ordercore"
