@@ -13,6 +13,7 @@ database)::
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -472,6 +473,102 @@ class StoreConformance:
         again = store.update(change, idempotency_key="alloc-1")
         assert again == first
         assert store.get(stored.id).version == 2
+
+    # -- many operations against a reference model ---------------------------------------------
+
+    random_steps: ClassVar[int] = 300
+
+    def test_random_operations_agree_with_a_reference_model(
+        self, store: OrderStore, reopen: Callable[[], OrderStore], factory: OrderFactory
+    ) -> None:
+        """Random puts, batches, fresh and stale updates, events and outbox work, through two
+        handles, leave the store equal to a plain model of what should have happened."""
+        rnd = random.Random(20261122)
+        handles = [store, reopen()]
+        versions: dict[str, int] = {}  # order id -> stored version
+        statuses: dict[str, OrderStatus] = {}
+        events: dict[str, int] = {}  # order id -> events recorded
+        copies: dict[str, Order] = {}  # the last copy read of each order (may go stale)
+        messages = stale = 0
+        acked: set[int] = set()
+        statuses_to_pick = list(OrderStatus)
+
+        def stored(order: Order) -> None:
+            versions[order.id] = order.version
+            statuses[order.id] = order.status
+            if order.id not in copies or rnd.random() < 0.3:
+                copies[order.id] = order  # otherwise the kept copy goes stale
+
+        for step in range(self.random_steps):
+            handle = rnd.choice(handles)
+            action = rnd.choices(
+                ["put", "put_many", "update", "events", "outbox", "duplicate"], [3, 2, 5, 2, 2, 1]
+            )[0]
+            if action == "put":
+                order = handle.put(factory.order())
+                stored(order)
+                events[order.id] = 1
+                messages += 1
+            elif action == "put_many":
+                batch = list(factory.orders(rnd.randrange(1, 6)))
+                clash = bool(versions) and rnd.random() < 0.3
+                if clash:
+                    taken = handle.get(rnd.choice(sorted(versions)))
+                    batch.append(
+                        factory.order(
+                            channel=taken.channel, channel_order_id=taken.channel_order_id
+                        )
+                    )
+                    with pytest.raises(DuplicateOrder):
+                        handle.put_many(batch)
+                else:
+                    for order in handle.put_many(batch):
+                        stored(order)
+                        events[order.id] = 1
+                        messages += 1
+            elif action == "duplicate" and versions:
+                taken = handle.get(rnd.choice(sorted(versions)))
+                with pytest.raises(DuplicateOrder):
+                    handle.put(
+                        factory.order(
+                            channel=taken.channel, channel_order_id=taken.channel_order_id
+                        )
+                    )
+            elif action == "update" and versions:
+                order_id = rnd.choice(sorted(versions))
+                base = copies[order_id] if rnd.random() < 0.4 else handle.get(order_id)
+                status = rnd.choice(statuses_to_pick)
+                if base.version != versions[order_id]:
+                    with pytest.raises(VersionConflict):
+                        handle.update(base.evolve(status=status))
+                    stale += 1
+                else:
+                    stored(handle.update(base.evolve(status=status)))
+                    events[order_id] += 1
+                    messages += 1
+            elif action == "events" and versions:
+                order_id = rnd.choice(sorted(versions))
+                note = OrderEvent(order_id=order_id, type="order.noted", actor=Actor.system())
+                handle.append_events(order_id, [note])
+                events[order_id] += 1
+                messages += 1
+            elif action == "outbox":
+                claimed = handle.claim_outbox(rnd.randrange(1, 20), lease_seconds=0)
+                done = [m.id for m in claimed if rnd.random() < 0.7]
+                handle.ack_outbox(done)
+                acked.update(done)
+
+            if step % 25 == 0 or step == self.random_steps - 1:
+                assert store.count() == len(versions), f"step {step}"
+                assert store.outbox_pending() == messages - len(acked), f"step {step}"
+                for order_id in rnd.sample(sorted(versions), min(10, len(versions))):
+                    current = store.get(order_id)
+                    assert (current.version, current.status) == (
+                        versions[order_id],
+                        statuses[order_id],
+                    ), f"step {step}"
+                    assert len(store.events(order_id)) == events[order_id], f"step {step}"
+        assert stale > 10, "the sequence should include stale updates"
 
     # -- lifecycle -----------------------------------------------------------------------------
 
