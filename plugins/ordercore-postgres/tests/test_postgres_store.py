@@ -15,8 +15,7 @@ import os
 import queue
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -65,29 +64,6 @@ def _with_query(url: str, **params: str) -> str:
 
 def _admin() -> psycopg.Connection[Any]:
     return psycopg.connect(_libpq_url(URL), autocommit=True)
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    """A fresh schema name; the schema is dropped after the test."""
-    name = f"oc_test_{uuid.uuid4().hex[:16]}"
-    yield name
-    with _admin() as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-
-
-@pytest.fixture
-def open_schema(schema: str) -> Iterator[Callable[..., PostgresStore]]:
-    """Open stores on the test's schema; all of them are closed afterwards."""
-    opened: list[PostgresStore] = []
-
-    def open_store(**options: Any) -> PostgresStore:
-        opened.append(PostgresStore.from_url(URL, schema=schema, **options))
-        return opened[-1]
-
-    yield open_store
-    for store in opened:
-        store.close()
 
 
 class TestPostgresStore(StoreConformance):
