@@ -70,10 +70,18 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def battery(session: nox.Session) -> None:
-    """The long reliability runs: 200 kill -9 crash trials on SQLite, R6 at full size."""
+    """The long reliability runs: kill -9 crash trials (200 on SQLite, 50 on PostgreSQL)."""
     install_everything(session)
-    session.env["ORDERCORE_CRASH_TRIALS"] = session.env.get("ORDERCORE_CRASH_TRIALS", "200")
-    session.run("pytest", "tests/storage", "-q", *session.posargs)
+    session.run(
+        "pytest", "tests/storage", "-q", *session.posargs, env={"ORDERCORE_CRASH_TRIALS": "200"}
+    )
+    session.run(
+        "pytest",
+        "plugins/ordercore-postgres/tests/test_postgres_crash.py",
+        "-q",
+        *session.posargs,
+        env={"ORDERCORE_CRASH_TRIALS": "50"},
+    )
 
 
 @nox.session(python=PYTHON)
