@@ -409,3 +409,15 @@ class TestNoLeaksFromOrders:
         assert len(caplog.records) == 9
         self.assert_clean(caplog.text, *(r.getMessage() for r in caplog.records))
         assert "3861740395217345201" in caplog.text
+
+
+class TestCiphertextHeuristic:
+    def test_long_romanised_names_are_not_taken_for_ciphertext(self) -> None:
+        """Letters only, however long, is plaintext; base64 with digits or + / = is not."""
+        from ordercore.pii import looks_like_ciphertext
+
+        assert not looks_like_ciphertext("zhangsanfengwangxiaoming")
+        assert not looks_like_ciphertext("OuyangZhangsanfengXiaoming")
+        assert not looks_like_ciphertext("12345678901234567890123")
+        assert looks_like_ciphertext("AAS/ZFJFkdlsjkfdjklsdjfklsd=")
+        assert looks_like_ciphertext("b3JkZXJjb3JlIGNpcGhlcnRleHQgc2FtcGxl0")

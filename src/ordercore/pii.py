@@ -48,13 +48,19 @@ _CIPHERTEXT_WRAPPED: Final = re.compile(
     re.VERBOSE,
 )
 _BASE64ISH: Final = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
+#: Base64 of random bytes has digits or ``+ / =`` and letters; romanised names and
+#: words written without spaces ("zhangsanfengwangxiaoming") have only letters.
+_NOT_ONLY_LETTERS: Final = re.compile(r"[0-9+/=]")
+_A_LETTER: Final = re.compile(r"[A-Za-z]")
 
 
 def looks_like_ciphertext(value: str) -> bool:
     """Return whether ``value`` looks like a platform's encrypted personal field."""
     if _CIPHERTEXT_WRAPPED.match(value):
         return True
-    return bool(_BASE64ISH.match(value)) and not value.isdigit()
+    return bool(
+        _BASE64ISH.match(value) and _NOT_ONLY_LETTERS.search(value) and _A_LETTER.search(value)
+    )
 
 
 def mask_phone(value: str) -> str:
