@@ -80,7 +80,7 @@ _INSTALL_HINTS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-_BUILTIN_DISTRIBUTION: Final = "ordercore"
+_BUILTIN_DISTRIBUTION: Final = "ordercore-oms"
 
 
 @dataclass(frozen=True)
