@@ -26,6 +26,8 @@ already catches those keeps working.
         ├── VersionConflict ........................... order-version-conflict
         ├── IdempotencyConflict ....................... idempotency-conflict
         ├── MigrationError ............................ store-migration
+        ├── ForeignDatabase ........................... store-foreign-database
+        ├── StoreReadOnly ............................. store-read-only
         └── StoreClosed ............................... store-closed
 
 Messages never contain personal data: receiver names, phones and addresses are
@@ -44,6 +46,7 @@ __all__ = [
     "DuplicateOrder",
     "FieldProblem",
     "FloatMoneyError",
+    "ForeignDatabase",
     "IdempotencyConflict",
     "MigrationError",
     "MoneyError",
@@ -55,6 +58,7 @@ __all__ = [
     "SchemaError",
     "StoreClosed",
     "StoreError",
+    "StoreReadOnly",
     "StoreURLError",
     "TimeParseError",
     "VersionConflict",
@@ -322,6 +326,31 @@ class MigrationError(StoreError):
     """The store's schema could not be brought to the version this ordercore needs."""
 
     code = "store-migration"
+
+
+class ForeignDatabase(StoreError):
+    """The database holds tables that are not ordercore's; it is left untouched.
+
+    Pass ``adopt=True`` (``?adopt=1`` in the URL) to add ordercore's tables beside
+    the application's own, or use a file of its own for the store.
+
+    Attributes:
+        path: The database file.
+        tables: Some of the foreign tables found (at most ten).
+    """
+
+    code = "store-foreign-database"
+
+    def __init__(self, message: str, *, path: str, tables: Iterable[str] = ()) -> None:
+        self.path = path
+        self.tables = tuple(tables)
+        super().__init__(message)
+
+
+class StoreReadOnly(StoreError):
+    """A write was attempted on a store opened read-only (``?mode=ro``)."""
+
+    code = "store-read-only"
 
 
 def _restore(cls: type[OrderCoreError], message: str, state: dict[str, Any]) -> OrderCoreError:

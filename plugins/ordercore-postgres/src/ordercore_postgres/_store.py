@@ -385,6 +385,9 @@ class PostgresStore(BaseStore):
             max_size=self.max_size,
             kwargs={"autocommit": True},
             configure=self._configure,
+            # A connection is checked as it leaves the pool, so the first call after
+            # a server restart gets a fresh connection instead of failing.
+            check=ConnectionPool.check_connection,
             timeout=self.timeout,
             name=f"ordercore-{self.schema}",
             open=False,
