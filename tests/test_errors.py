@@ -19,6 +19,7 @@ from ordercore.errors import (
     FieldProblem,
     FloatMoneyError,
     IdempotencyConflict,
+    ForeignDatabase,
     MigrationError,
     MoneyError,
     OrderCoreError,
@@ -28,6 +29,7 @@ from ordercore.errors import (
     PluginNotFound,
     SchemaError,
     StoreClosed,
+    StoreReadOnly,
     StoreError,
     StoreURLError,
     TimeParseError,
@@ -75,6 +77,10 @@ SAMPLES: dict[type[OrderCoreError], Callable[[], OrderCoreError]] = {
     VersionConflict: lambda: VersionConflict("order A changed", order_id="A", expected=1, actual=2),
     IdempotencyConflict: lambda: IdempotencyConflict("key reused", key="webhook:42"),
     MigrationError: lambda: MigrationError("database is newer than this ordercore"),
+    ForeignDatabase: lambda: ForeignDatabase(
+        "app.db holds other tables", path="app.db", tables=["users"]
+    ),
+    StoreReadOnly: lambda: StoreReadOnly("the store sqlite:///orders.db?mode=ro is read-only"),
 }
 
 CLASSES = all_error_classes()
@@ -203,6 +209,8 @@ class TestBuiltinBases:
             (IdempotencyConflict, StoreError),
             (MigrationError, StoreError),
             (StoreClosed, StoreError),
+            (ForeignDatabase, StoreError),
+            (StoreReadOnly, StoreError),
         ],
     )
     def test_inherits(self, cls: type[OrderCoreError], base: type[Exception]) -> None:
