@@ -46,9 +46,26 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the library and the plugins' sources."""
+    """mypy --strict on the library and plugins, then on the README's code and examples/ as users.
+
+    The user code is checked from a scratch directory with tests/typing/mypy.ini (what
+    examples/README.md tells users to configure), not with the repository's [tool.mypy].
+    """
     install_everything(session, "mypy==2.4.1")
     session.run("mypy", "src", *(str(p / "src") for p in PLUGINS))
+    user_project = Path(tempfile.mkdtemp(prefix="ordercore-user-code-"))
+    typing_dir = ROOT / "tests" / "typing"
+    session.run(
+        "python", str(typing_dir / "extract_readme.py"), str(ROOT / "README.md"), str(user_project)
+    )
+    with session.chdir(user_project):
+        session.run(
+            "mypy",
+            "--config-file",
+            str(typing_dir / "mypy.ini"),
+            str(user_project),
+            str(ROOT / "examples"),
+        )
 
 
 @nox.session(python=PYTHON)
