@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from ordercore import Money, OrderStatus, open_store, plugins
-from ordercore.errors import DuplicateOrder, PluginNotFound
+from ordercore.errors import PluginNotFound
 from ordercore.ids import is_valid_id
 from ordercore.storage import OrderStore, SQLiteStore, order_fingerprint
 from ordercore.testing import StoreConformance
@@ -128,13 +128,16 @@ def _expectation_for(file: str, code: str) -> Check:
 README_ORDER = ("douyin", "6919254847512345678")
 
 
-def check_readme_state(run: Run) -> None:
-    """orders.db holds the one order, allocated, with its history and an empty outbox."""
-    receiver = run.stdout.splitlines()
-    assert len(receiver) == 1
-    assert receiver[0].startswith("name=PersonName('王**') phone=PhoneNumber('138****8000') ")
-    assert " province='浙江省' city='杭州市' district='西湖区' " in receiver[0]
-    assert " detail=AddressText('文三****') " in receiver[0]
+def check_readme(run: Run, *, first: bool) -> None:
+    """orders.db holds the one order, allocated, with its history and an empty outbox.
+
+    The first run publishes the order's two changes; a later run finds the order
+    stored and allocated already, so it stores and publishes nothing.
+    """
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("name=PersonName('王**') phone=PhoneNumber('138****8000') ")
+    assert " province='浙江省' city='杭州市' district='西湖区' " in lines[0]
+    assert " detail=AddressText('文三****') " in lines[0]
     for plaintext in ("13800138000", "王小明", "文三路"):
         assert plaintext not in run.stdout
     assert sorted(p.name for p in run.folder.iterdir() if not p.name.startswith("orders.db-")) == [
@@ -157,9 +160,16 @@ def check_readme_state(run: Run) -> None:
             ("order.updated", 2),
         ]
         assert store.outbox_pending() == 0
+    published = [
+        f"publish order.created {order.id} version 1",
+        f"publish order.updated {order.id} version 2",
+    ]
+    assert lines[1:] == [*(published if first else []), "6919254847512345678 allocated version 2"]
 
 
-expect("README.md", 'open_store("sqlite:///orders.db")')(check_readme_state)
+@expect("README.md", 'open_store("sqlite:///orders.db")')
+def check_readme_first_run(run: Run) -> None:
+    check_readme(run, first=True)
 
 
 # docs/index.md -------------------------------------------------------------------------
@@ -331,21 +341,17 @@ def _readme_code() -> str:
     return code
 
 
-@pytest.mark.xfail(
-    raises=DuplicateOrder,
-    reason="the README example stores a new Order each run: a second run raises DuplicateOrder",
-)
 def test_readme_example_runs_twice_in_the_same_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Running the README example again changes nothing: same output, same stored state."""
+    """Running the README example again in the same directory stores and publishes nothing."""
     monkeypatch.chdir(tmp_path)
     first = run_block(_readme_code(), "README.md", tmp_path)
     close_stores(first)
+    check_readme(first, first=True)
     second = run_block(_readme_code(), "README.md", tmp_path)
     close_stores(second)
-    assert second.stdout == first.stdout
-    check_readme_state(second)
+    check_readme(second, first=False)
 
 
 def test_readme_blocks_are_extracted_for_type_checking(tmp_path: Path) -> None:
@@ -418,7 +424,23 @@ def check_outbox_relay_example(orders: int, workers: int, *args: str) -> None:
     assert lines[1:] == [f"published: {orders} duplicates: 0", "still pending: 0"]
 
 
+def check_bad_input() -> None:
+    lines = run_example(ROOT / "examples" / "bad_input.py")
+    assert lines == [
+        "rejected: Order pdd:261121-691171878068122: 3 invalid fields",
+        "  lines.0.unit_price: money-float",
+        "  amounts.goods: money-float",
+        "  amounts.paid: money-float",
+        "personal data in the message: []",
+        "accepted: pdd 261121-691171878068122 paid",
+        # 2 x 299.00; 10:00 in Beijing is 02:00 UTC
+        "paid: 598.00 CNY placed: 2026-11-21T02:00:00+00:00",
+        "receiver phone: 138****8000",
+    ]
+
+
 EXAMPLE_CHECKS: dict[str, list[Callable[[], None]]] = {
+    "bad_input.py": [check_bad_input],
     "quickstart.py": [check_quickstart],
     "outbox_relay.py": [
         lambda: check_outbox_relay_example(2000, 4),
