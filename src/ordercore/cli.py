@@ -7,31 +7,132 @@
     ordercore plugins
     ordercore version
 
-Exit status: 0 on success, 1 when ordercore reports an error (the message goes
-to standard error), 2 for a usage mistake.
+Errors go to standard error as one line, ``error: <message>``, never as a
+traceback. The exit statuses are listed in ``ordercore --help``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import platform
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+from typing import Final, TextIO
 
 from ordercore import plugins
 from ordercore._version import __version__
-from ordercore.errors import OrderCoreError
+from ordercore.errors import ConfigurationError, OrderCoreError
 
 __all__ = ["main"]
 
+_DISTRIBUTION: Final = "ordercore-oms"
+#: The unrelated PyPI project whose distribution installs a top-level ``ordercore`` too.
+_CLASHING_DISTRIBUTION: Final = "ordercore"
+
+_EXIT_OK: Final = 0
+_EXIT_ERROR: Final = 1
+_EXIT_USAGE: Final = 2
+_EXIT_DEMO_REFUSED: Final = 3
+_EXIT_DEMO_PROBLEMS: Final = 4
+_EXIT_CLASH: Final = 5
+_EXIT_INTERRUPTED: Final = 130
+_EXIT_BROKEN_PIPE: Final = 141
+
+#: Every exit status of the command and what it means.
+_EXIT_STATUSES: Final[dict[int, str]] = {
+    _EXIT_OK: "success",
+    _EXIT_ERROR: "ordercore reported an error (one line on standard error)",
+    _EXIT_USAGE: "usage mistake (unknown command or option, bad value)",
+    _EXIT_DEMO_REFUSED: "demo: --db names an existing file the demo did not make; left untouched",
+    _EXIT_DEMO_PROBLEMS: "demo: the checks found problems (result: PROBLEMS FOUND)",
+    _EXIT_CLASH: (
+        "version, plugins: the unrelated distribution 'ordercore' is installed beside "
+        f"{_DISTRIBUTION}; the report is printed, and the warning says how to fix it"
+    ),
+    _EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    _EXIT_BROKEN_PIPE: "standard output was closed early (e.g. piped into head)",
+}
+
+
+def _exit_status_help() -> str:
+    rows = "\n".join(f"  {code:<4} {meaning}" for code, meaning in _EXIT_STATUSES.items())
+    return f"exit status:\n{rows}"
+
+
+def _error(message: str) -> None:
+    with contextlib.suppress(OSError):
+        print(f"error: {message}", file=sys.stderr)
+
+
+# -- installed distributions --------------------------------------------------------------
+
+
+def _normalise(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class _Installed:
+    name: str
+    version: str
+    location: str
+
+
+def _installed() -> tuple[list[_Installed], list[_Installed]]:
+    """Return (the clashing ``ordercore`` distributions, ordercore plugin distributions)."""
+    clashes: dict[_Installed, None] = {}
+    extensions: dict[str, _Installed] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if not name:
+            continue  # broken metadata: not ours to judge
+        normalised = _normalise(name)
+        entry = _Installed(name, dist.version, str(dist.locate_file("")))
+        if normalised == _CLASHING_DISTRIBUTION:
+            clashes[entry] = None
+        elif normalised != _DISTRIBUTION and any(
+            ep.group in plugins.GROUPS for ep in dist.entry_points
+        ):
+            extensions.setdefault(normalised, entry)
+    return list(clashes), sorted(extensions.values(), key=lambda e: _normalise(e.name))
+
+
+def _warn_about_clashes(clashes: list[_Installed]) -> int:
+    """Explain each clashing distribution on standard error; return the exit status."""
+    for clash in clashes:
+        print(
+            f"error: the installed distribution {clash.name!r} {clash.version} (in "
+            f"{clash.location}) is a different project, not this ordercore (distribution "
+            f"{_DISTRIBUTION!r}); both install the module 'ordercore' and overwrite each "
+            "other's files.\n"
+            f"error: uninstall it with: pip uninstall {_CLASHING_DISTRIBUTION}  (then reinstall "
+            f"{_DISTRIBUTION}; from a clone: pip install -e .)",
+            file=sys.stderr,
+        )
+    return _EXIT_CLASH if clashes else _EXIT_OK
+
+
+# -- commands ---------------------------------------------------------------------------
+
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ordercore.demo import format_summary, run_demo
+    from ordercore.demo import _check_demo_path, format_summary, run_demo
 
+    try:
+        _check_demo_path(args.db)
+    except ConfigurationError as exc:
+        _error(str(exc))
+        return _EXIT_DEMO_REFUSED
     summary = run_demo(args.db, orders=args.orders, seed=args.seed, progress=not args.quiet)
     print(format_summary(summary))
-    return 0 if summary.ok else 1
+    return _EXIT_OK if summary.ok else _EXIT_DEMO_PROBLEMS
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -43,11 +144,16 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     }
     text = schema.json_schema_text(models[args.model], indent=args.indent)
     if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        try:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write the schema to {args.output}: {exc.strerror or exc}"
+            ) from None
         print(f"wrote the {args.model} JSON Schema to {args.output}", file=sys.stderr)
     else:
         print(text)
-    return 0
+    return _EXIT_OK
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -59,74 +165,151 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         for info in entries:
             origin = "built in" if info.builtin else (info.distribution or "registered in code")
             print(f"  {info.name:<18} {info.target or '<object>'}  [{origin}]")
-    return 0
+    clashes, _ = _installed()
+    return _warn_about_clashes(clashes)
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
     import pydantic
 
-    print(f"ordercore {__version__}")
+    try:
+        metadata.distribution(_DISTRIBUTION)
+        where = ""
+    except metadata.PackageNotFoundError:
+        where = " (not installed: running from a source tree)"
+    print(f"{_DISTRIBUTION} {__version__} (import name ordercore){where}")
     print(f"python {platform.python_version()} ({platform.python_implementation()})")
     print(f"pydantic {pydantic.VERSION}")
-    extra = sorted(
-        {
-            info.distribution
-            for group in plugins.GROUPS
-            for info in plugins.registered(group)
-            if info.distribution and not info.builtin
-        }
-    )
-    print(f"plugins: {', '.join(extra) if extra else 'none'}")
-    return 0
+    clashes, extensions = _installed()
+    if extensions:
+        print("plugins:")
+        for extension in extensions:
+            print(f"  {extension.name} {extension.version}")
+    else:
+        print("plugins: none")
+    return _warn_about_clashes(clashes)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ordercore", description="The order core for multi-channel e-commerce."
+        prog="ordercore",
+        description="The order core for multi-channel e-commerce.",
+        epilog=_exit_status_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"ordercore {__version__}")
+    parser.add_argument("--version", action="version", version=f"{_DISTRIBUTION} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser(
         "demo",
         help="store a realistic multi-channel batch in SQLite and summarise it",
         description="Build a realistic batch of orders from seven channels plus POS, store "
-        "them in a SQLite file, read them back and print per-channel counts and money totals.",
+        "them in a new SQLite file, read them back and print counts per canonical status and "
+        "channel and money totals per channel. The file is marked as the demo's (a table "
+        "ordercore_demo); a later run replaces only such a file and refuses any other existing "
+        "one (a store, an application database, an empty or non-SQLite file) without "
+        "touching it.",
+        epilog=_exit_status_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--orders", type=int, default=1000, help="how many orders (default 1000)")
     demo.add_argument(
-        "--db", default="ordercore-demo.db", help="SQLite file to write (default ordercore-demo.db)"
+        "--db",
+        default="ordercore-demo.db",
+        help="SQLite file to create, or an earlier demo file to replace "
+        "(default ordercore-demo.db in the working directory)",
     )
     demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only the summary: no progress on standard error",
+    )
     demo.set_defaults(run=_cmd_demo)
 
-    schema = commands.add_parser("schema", help="print the canonical JSON Schema")
+    schema = commands.add_parser(
+        "schema", help="print the canonical JSON Schema", epilog=_exit_status_help()
+    )
     schema.add_argument("--model", choices=["Order", "OrderEvent"], default="Order")
     schema.add_argument("--indent", type=int, default=2)
     schema.add_argument("--output", "-o", help="write to this file instead of standard output")
     schema.set_defaults(run=_cmd_schema)
 
-    listing = commands.add_parser("plugins", help="list the registered plugins per group")
+    clash_note = (
+        f"Exits with status {_EXIT_CLASH} (after printing the report) when the unrelated PyPI "
+        f"distribution '{_CLASHING_DISTRIBUTION}' is installed: it installs a module "
+        "'ordercore' too, so what gets imported may be a mix of both projects; "
+        f"'pip uninstall {_CLASHING_DISTRIBUTION}', then reinstall {_DISTRIBUTION}."
+    )
+    listing = commands.add_parser(
+        "plugins",
+        help="list the registered plugins per group",
+        description=f"List the registered plugins per entry-point group. {clash_note}",
+    )
     listing.set_defaults(run=_cmd_plugins)
 
-    version = commands.add_parser("version", help="print versions of ordercore and its plugins")
+    version = commands.add_parser(
+        "version",
+        help="print versions of ordercore and its plugins",
+        description="Print the distribution name and version of ordercore and of each "
+        f"installed plugin distribution, and the Python and pydantic versions. {clash_note}",
+    )
     version.set_defaults(run=_cmd_version)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``ordercore`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
-    try:
-        status: int = args.run(args)
-    except OrderCoreError as exc:
-        print(f"ordercore: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("ordercore: interrupted", file=sys.stderr)
-        return 130
+def _settle_output() -> int | None:
+    """Flush standard output and error; if a reader went away, silence the stream.
+
+    Returns the broken-pipe status (141) when a stream was closed, else ``None``.
+    """
+    status = None
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            status = _EXIT_BROKEN_PIPE
+            _point_at_devnull(stream)
+        except (OSError, ValueError):
+            pass  # a stream that is already closed has nothing left to lose
     return status
+
+
+def _point_at_devnull(stream: TextIO) -> None:
+    # What is still buffered goes nowhere at exit, instead of into an
+    # "Exception ignored ... BrokenPipeError" message.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ordercore`` command; returns the exit status (listed in ``--help``)."""
+    try:
+        args = _parser().parse_args(argv)
+        status: int = args.run(args)
+    except BrokenPipeError:
+        _settle_output()
+        return _EXIT_BROKEN_PIPE
+    except SystemExit:
+        # argparse's --help and usage errors; their text may meet a closed pipe too.
+        if _settle_output() is not None:
+            return _EXIT_BROKEN_PIPE
+        raise
+    except OrderCoreError as exc:
+        _error(str(exc))
+        status = _EXIT_ERROR
+    except OSError as exc:
+        # The environment refused something (a full disk, a permission): say what.
+        target = f" ({exc.filename})" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{target}")
+        status = _EXIT_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted")
+        status = _EXIT_INTERRUPTED
+    broken = _settle_output()
+    return broken if broken is not None else status
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,18 +1,26 @@
 """The demo: a realistic multi-channel batch, stored in SQLite, read back and summed up.
 
-``ordercore demo`` runs :func:`run_demo`. It shows, end to end on the embedded
-default, what the library does with orders from seven channels plus POS: one
-canonical shape, exact money, times normalised across zones, a store with an
-outbox, and totals that add up.
+``ordercore demo`` runs :func:`run_demo` and prints :func:`format_summary`. It
+shows, end to end on the embedded default, what the library does with orders from
+seven channels plus POS: one canonical shape, exact money, times normalised across
+zones, a store with an outbox, and totals that add up to the fen.
+
+The demo only ever deletes a database it made itself: it creates its file
+exclusively and marks it with a table ``ordercore_demo`` holding one marker row.
+Any other existing file at the path (an ordercore store, an application database,
+an empty or non-SQLite file) is refused and left untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import textwrap
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Final, TextIO
 
 from ordercore.errors import ConfigurationError
 from ordercore.money import Money
@@ -20,70 +28,130 @@ from ordercore.progress import Progress
 from ordercore.schema import DiscountFunder, Order, OrderStatus
 from ordercore.storage import OrderQuery, SQLiteStore
 from ordercore.testing import OrderFactory
+from ordercore.timestamps import utc_now
 
 __all__ = ["DemoSummary", "run_demo"]
 
-_BATCH = 500
+#: The table that marks a database as made by the demo (the store never writes it).
+_DEMO_MARKER_TABLE: Final = "ordercore_demo"
+#: The text of the marker row.
+_DEMO_MARKER: Final = "made by ordercore demo; safe to delete"
+
+#: Statuses whose buyer has paid and whose order stands: every status but
+#: ``pending_payment`` and ``cancelled``. Their value is the money collected.
+_COLLECTED_STATUSES: Final = frozenset(OrderStatus) - {
+    OrderStatus.PENDING_PAYMENT,
+    OrderStatus.CANCELLED,
+}
+
+_SIDE_FILES: Final = ("-wal", "-shm", "-journal")
+_WIDTH: Final = 100  # footnotes wrap here
 
 
 @dataclass
-class _Totals:
+class _MoneyTotals:
+    """Money over a set of orders, by component.
+
+    ``order_value`` sums what every order costs its buyer (``amounts.paid``, which
+    is also what an unpaid order owes); ``collected`` sums it over the orders whose
+    status is neither ``pending_payment`` nor ``cancelled``.
+
+    Example:
+        >>> from ordercore.testing import OrderFactory
+        >>> totals = _MoneyTotals()
+        >>> totals.add(OrderFactory(seed=1).order(status="cancelled"))
+        >>> totals.orders, totals.collected_orders, totals.collected.amount
+        (1, 0, Decimal('0.00'))
+    """
+
     orders: int = 0
+    collected_orders: int = 0
     goods: Money = field(default_factory=Money.zero)
     shipping: Money = field(default_factory=Money.zero)
-    platform: Money = field(default_factory=Money.zero)
-    seller: Money = field(default_factory=Money.zero)
-    coupon: Money = field(default_factory=Money.zero)
-    paid: Money = field(default_factory=Money.zero)
+    tax: Money = field(default_factory=Money.zero)
+    service_fee: Money = field(default_factory=Money.zero)
+    adjustment: Money = field(default_factory=Money.zero)
+    discounts: dict[DiscountFunder, Money] = field(
+        default_factory=lambda: {funder: Money.zero() for funder in DiscountFunder}
+    )
+    order_value: Money = field(default_factory=Money.zero)
+    collected: Money = field(default_factory=Money.zero)
 
     def add(self, order: Order) -> None:
+        """Add one order's amounts."""
         amounts = order.amounts
         self.orders += 1
         self.goods += amounts.goods
         self.shipping += amounts.shipping
-        self.platform += amounts.discount_by(DiscountFunder.PLATFORM)
-        self.seller += amounts.discount_by(DiscountFunder.SELLER)
-        self.coupon += amounts.discount_by(DiscountFunder.COUPON)
-        self.paid += amounts.paid
+        self.tax += amounts.tax
+        self.service_fee += amounts.service_fee
+        self.adjustment += amounts.adjustment
+        for funder in DiscountFunder:
+            self.discounts[funder] += amounts.discount_by(funder)
+        self.order_value += amounts.paid
+        if order.status in _COLLECTED_STATUSES:
+            self.collected_orders += 1
+            self.collected += amounts.paid
 
-    def merge(self, other: _Totals) -> None:
+    def merge(self, other: _MoneyTotals) -> None:
+        """Add another set of totals."""
         self.orders += other.orders
+        self.collected_orders += other.collected_orders
         self.goods += other.goods
         self.shipping += other.shipping
-        self.platform += other.platform
-        self.seller += other.seller
-        self.coupon += other.coupon
-        self.paid += other.paid
+        self.tax += other.tax
+        self.service_fee += other.service_fee
+        self.adjustment += other.adjustment
+        for funder in DiscountFunder:
+            self.discounts[funder] += other.discounts[funder]
+        self.order_value += other.order_value
+        self.collected += other.collected
+
+    @property
+    def discount_total(self) -> Money:
+        """Every discount, whoever funds it."""
+        return sum(self.discounts.values(), Money.zero())
 
     @property
     def balances(self) -> bool:
-        discounts = self.platform + self.seller + self.coupon
-        return self.goods + self.shipping - discounts == self.paid
+        """Whether goods + shipping + tax + fees + adjustment - discounts = order value."""
+        charged = self.goods + self.shipping + self.tax + self.service_fee + self.adjustment
+        return charged - self.discount_total == self.order_value
 
 
 @dataclass
 class DemoSummary:
-    """What the demo found when it read the orders back.
+    """What the demo found when it read the orders back from the store.
 
     Attributes:
         path: The SQLite file.
-        stored: Orders written.
+        stored: Orders in the store (``store.count()``).
         read_back: Orders read back by paging through the store.
-        by_channel_status: Order counts per (channel, canonical status).
+        by_channel_status: Order counts per (channel, canonical status value).
+        status_counts: ``store.count(status=s)`` for every canonical status.
         totals: Money per channel.
-        grand_total: Money over all channels, summed from the orders themselves.
+        grand_total: Money over all orders, summed from the orders themselves.
         unbalanced: Orders whose amounts do not add up (should be none).
         outbox_pending: Outbox messages written with the orders.
         problems: Integrity-check findings (should be none).
-        first, last: The earliest and latest order by placement time (UTC).
+        first: The earliest order by placement time (UTC).
+        last: The latest order by placement time (UTC).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> db = pathlib.Path(tempfile.mkdtemp()) / "demo.db"
+        >>> summary = run_demo(db, orders=5, progress=False)
+        >>> summary.stored, summary.ok
+        (5, True)
     """
 
     path: Path
     stored: int
     read_back: int
     by_channel_status: Counter[tuple[str, str]]
-    totals: dict[str, _Totals]
-    grand_total: _Totals
+    status_counts: dict[str, int]
+    totals: dict[str, _MoneyTotals]
+    grand_total: _MoneyTotals
     unbalanced: list[str]
     outbox_pending: int
     problems: list[str]
@@ -91,34 +159,97 @@ class DemoSummary:
     last: Order | None
 
     @property
+    def channel_sum(self) -> _MoneyTotals:
+        """The per-channel totals added up (equal to :attr:`grand_total` when all is well)."""
+        summed = _MoneyTotals()
+        for totals in self.totals.values():
+            summed.merge(totals)
+        return summed
+
+    @property
+    def statuses_agree(self) -> bool:
+        """Whether ``store.count(status=s)`` matches the orders read back, for every status."""
+        tallied: Counter[str] = Counter()
+        for (_, status), count in self.by_channel_status.items():
+            tallied[status] += count
+        return all(self.status_counts.get(s.value, 0) == tallied[s.value] for s in OrderStatus)
+
+    @property
     def ok(self) -> bool:
         """Every order came back, every amount adds up, the store is intact."""
-        channel_sum = _Totals()
-        for totals in self.totals.values():
-            channel_sum.merge(totals)
         return (
             self.read_back == self.stored
             and not self.unbalanced
             and not self.problems
             and self.outbox_pending == self.stored
-            and channel_sum == self.grand_total
+            and self.channel_sum == self.grand_total
             and self.grand_total.balances
+            and self.statuses_agree
         )
 
 
-def _prepare_path(path: Path) -> None:
-    """Remove an earlier demo database at ``path``; refuse to touch any other file."""
-    if not path.exists():
-        return
+def _is_demo_database(path: str | Path) -> bool:
+    """Whether ``path`` is a SQLite database made by the demo (it holds the marker row)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            db.execute("SELECT 1 FROM ordercore_schema LIMIT 1")
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            row = db.execute(f"SELECT note FROM {_DEMO_MARKER_TABLE} WHERE id = 1").fetchone()
     except sqlite3.Error:
+        return False
+    return row is not None and row[0] == _DEMO_MARKER
+
+
+def _check_demo_path(path: str | Path) -> None:
+    """Make sure the demo may write ``path``: it is free, or holds an earlier demo database.
+
+    Raises:
+        ConfigurationError: something else exists at ``path``; it is left untouched.
+    """
+    path = Path(path)
+    if os.path.lexists(path) and not _is_demo_database(path):
         raise ConfigurationError(
-            f"{path} exists and is not an ordercore database; pass another --db path"
+            f"{path} exists and was not made by ordercore demo; it was left untouched "
+            "(pass another --db path)"
+        )
+
+
+def _create_demo_database(path: Path) -> None:
+    """Replace an earlier demo database at ``path`` by a new, empty file of our own."""
+    _check_demo_path(path)
+    if os.path.lexists(path):
+        for suffix in _SIDE_FILES:
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path.unlink()
+    try:
+        # Exclusive creation: whatever the demo later deletes, it made itself.
+        with open(path, "x"):
+            pass
+    except FileExistsError:
+        raise ConfigurationError(
+            f"{path} appeared while the demo started; it was left untouched"
         ) from None
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot create {path}: {exc.strerror}") from None
+
+
+def _mark_demo_database(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db, db:
+        db.execute(
+            f"CREATE TABLE {_DEMO_MARKER_TABLE} (id INTEGER PRIMARY KEY CHECK (id = 1), "
+            "note TEXT NOT NULL, created_at TEXT NOT NULL)"
+        )
+        db.execute(
+            f"INSERT INTO {_DEMO_MARKER_TABLE} VALUES (1, ?, ?)",
+            (_DEMO_MARKER, utc_now().isoformat()),
+        )
+
+
+def _batch_size(orders: int) -> int:
+    """About fifty batches whatever the size, so progress moves smoothly."""
+    return max(1, min(200, orders // 50))
 
 
 def run_demo(
@@ -131,32 +262,54 @@ def run_demo(
 ) -> DemoSummary:
     """Build ``orders`` multi-channel orders, store them in SQLite at ``path``, read them back.
 
-    An earlier demo database at ``path`` is replaced; any other existing file is
-    left alone and reported as a :class:`~ordercore.errors.ConfigurationError`.
+    An earlier demo database at ``path`` is replaced. Any other existing file is
+    left alone.
+
+    Args:
+        path: The SQLite file to create.
+        orders: How many orders to build (at least one).
+        seed: The random seed of the order factory.
+        progress: Whether to show progress on ``stream``.
+        stream: Where progress goes; standard error by default.
+
+    Returns:
+        What was read back from the store.
+
+    Raises:
+        ConfigurationError: ``orders`` is below one, or ``path`` holds something
+            the demo did not make, or cannot be created.
     """
     if orders < 1:
         raise ConfigurationError("the demo needs at least one order")
     path = Path(path)
-    _prepare_path(path)
-    factory = OrderFactory(seed=seed)
-    with SQLiteStore(path) as store:
+    _create_demo_database(path)
+    try:
+        store = SQLiteStore(path)
+    except BaseException:
+        path.unlink(missing_ok=True)  # the empty file made just above
+        raise
+    with store:
+        _mark_demo_database(path)
+        factory = OrderFactory(seed=seed)
+        batch_size = _batch_size(orders)
         with Progress(orders, "orders stored", stream=stream, enabled=progress) as bar:
             remaining = orders
             while remaining:
-                batch = list(factory.orders(min(_BATCH, remaining)))
-                store.put_many(batch)
+                batch = list(factory.orders(min(batch_size, remaining)))
+                store.put_many(batch)  # the summary re-reads the store, not this result
                 remaining -= len(batch)
                 bar.advance(len(batch))
 
+        stored = store.count()
         by_channel_status: Counter[tuple[str, str]] = Counter()
-        totals: dict[str, _Totals] = defaultdict(_Totals)
-        grand = _Totals()
+        totals: dict[str, _MoneyTotals] = defaultdict(_MoneyTotals)
+        grand = _MoneyTotals()
         unbalanced: list[str] = []
         first = last = None
         read_back = 0
         after = None
-        with Progress(orders, "orders read back", stream=stream, enabled=progress) as bar:
-            while page := store.query(OrderQuery(after=after, limit=_BATCH)):
+        with Progress(stored, "orders read back", stream=stream, enabled=progress) as bar:
+            while page := store.query(OrderQuery(after=after, limit=batch_size)):
                 for order in page:
                     read_back += 1
                     by_channel_status[(order.channel, order.status.value)] += 1
@@ -170,9 +323,10 @@ def run_demo(
                 bar.advance(len(page))
         return DemoSummary(
             path=path,
-            stored=store.count(),
+            stored=stored,
             read_back=read_back,
             by_channel_status=by_channel_status,
+            status_counts={s.value: store.count(status=s.value) for s in OrderStatus},
             totals=dict(totals),
             grand_total=grand,
             unbalanced=unbalanced,
@@ -183,65 +337,124 @@ def run_demo(
         )
 
 
-_STATUS_ORDER = [status.value for status in OrderStatus]
+# -- the printed summary ----------------------------------------------------------------
+
+
+def _count(number: int, noun: str) -> str:
+    """``1 order``, ``2 orders``, ``1,000 orders``."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
+def _table(header: list[str], rows: list[list[str]], footer: list[str]) -> list[str]:
+    """Lines of a table: first column left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in [header, *rows, footer]) for i in range(len(header))]
+
+    def render(row: list[str]) -> str:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join(cells).rstrip()
+
+    rule = "-" * len(render(header))
+    return [render(header), rule, *(render(row) for row in rows), rule, render(footer)]
+
+
+def _money(value: Money) -> str:
+    return f"{value.amount:,}"
 
 
 def format_summary(summary: DemoSummary) -> str:
-    """Render the summary as the plain-text tables ``ordercore demo`` prints."""
+    """Render the summary as the plain-text tables ``ordercore demo`` prints.
+
+    Every status shown is a canonical :class:`~ordercore.schema.OrderStatus` value,
+    usable as ``store.query(status=...)``.
+    """
     channels = sorted(summary.totals)
-    statuses = [s for s in _STATUS_ORDER if any(k[1] == s for k in summary.by_channel_status)]
-    short = {
-        s: s.replace("pending_payment", "unpaid").replace("under_review", "review")
-        for s in statuses
-    }
-    lines = [f"ordercore demo: {summary.stored} orders in {summary.path}", ""]
-    lines.append("Orders per channel and status")
-    header = f"{'channel':<16}" + "".join(f"{short[s]:>11}" for s in statuses) + f"{'total':>8}"
-    lines.append(header)
-    lines.append("-" * len(header))
-    for channel in channels:
-        row = [summary.by_channel_status.get((channel, s), 0) for s in statuses]
-        lines.append(f"{channel:<16}" + "".join(f"{n:>11}" for n in row) + f"{sum(row):>8}")
-    column_totals = [
-        sum(summary.by_channel_status.get((c, s), 0) for c in channels) for s in statuses
+    statuses = [
+        s.value for s in OrderStatus if any(k[1] == s.value for k in summary.by_channel_status)
     ]
-    lines.append("-" * len(header))
-    lines.append(
-        f"{'all':<16}" + "".join(f"{n:>11}" for n in column_totals) + f"{sum(column_totals):>8}"
+    grand = summary.grand_total
+    lines = [f"ordercore demo: {_count(summary.stored, 'order')} in {summary.path}", ""]
+
+    lines.append("Orders per status (store.query(status=...)) and channel")
+    status_rows = []
+    for status in statuses:
+        row = [summary.by_channel_status.get((c, status), 0) for c in channels]
+        status_rows.append([status, *(f"{n:,}" for n in row), f"{sum(row):,}"])
+    per_channel = [summary.totals[c].orders for c in channels]
+    lines += _table(
+        ["status", *channels, "all"],
+        status_rows,
+        ["all", *(f"{n:,}" for n in per_channel), f"{sum(per_channel):,}"],
     )
     lines.append("")
-    lines.append("Money per channel (CNY): goods + shipping - discounts = paid")
-    money_header = (
-        f"{'channel':<16}{'goods':>14}{'shipping':>11}{'platform':>11}"
-        f"{'seller':>11}{'coupon':>9}{'paid':>14}"
-    )
-    lines.append(money_header)
-    lines.append("-" * len(money_header))
 
-    def money_row(name: str, t: _Totals) -> str:
-        return (
-            f"{name:<16}{t.goods.amount:>14,}{t.shipping.amount:>11,}{t.platform.amount:>11,}"
-            f"{t.seller.amount:>11,}{t.coupon.amount:>9,}{t.paid.amount:>14,}"
+    # Columns that are zero everywhere (tax, fees, unused discount funders) are left out.
+    charges: list[tuple[str, str]] = [
+        (name, attr)
+        for name, attr in (("tax", "tax"), ("service fee", "service_fee"), ("adjust", "adjustment"))
+        if getattr(grand, attr) != Money.zero()
+    ]
+    funders = [f for f in DiscountFunder if grand.discounts[f] != Money.zero()]
+
+    def money_row(name: str, t: _MoneyTotals) -> list[str]:
+        return [
+            name,
+            f"{t.orders:,}",
+            _money(t.goods),
+            _money(t.shipping),
+            *(_money(getattr(t, attr)) for _, attr in charges),
+            *(_money(t.discounts[f]) for f in funders),
+            _money(t.order_value),
+            _money(t.collected),
+        ]
+
+    currency = grand.order_value.currency
+    lines.append(f"Money per channel ({currency})")
+    lines += _table(
+        [
+            "channel",
+            "orders",
+            "goods",
+            "shipping",
+            *(name for name, _ in charges),
+            *(f"-{f.value}" for f in funders),
+            "order value",
+            "paid (collected)",
+        ],
+        [money_row(c, summary.totals[c]) for c in channels],
+        money_row("all", grand),
+    )
+    charged = " + ".join(["goods", "shipping", *(name for name, _ in charges)])
+    for note in (
+        f"order value = {charged} - discounts (by who funds them), over "
+        f"{'the' if grand.orders == 1 else 'all'} {_count(grand.orders, 'order')}, unpaid and "
+        "cancelled ones included.",
+        f"paid (collected) = the order value of the {_count(grand.collected_orders, 'order')} "
+        "paid and not cancelled (every status but pending_payment and cancelled); after-sale "
+        "refunds are not deducted.",
+    ):
+        lines += textwrap.wrap(note, width=_WIDTH, subsequent_indent="  ")
+    lines.append("")
+
+    channel_sum = summary.channel_sum
+    for label, attr in (("order value", "order_value"), ("paid (collected)", "collected")):
+        by_channels, total = getattr(channel_sum, attr), getattr(grand, attr)
+        lines.append(
+            f"check: per-channel {label} sums to {_money(by_channels)} and the grand total is "
+            f"{_money(total)} -> {'equal' if by_channels == total else 'DIFFERENT'}"
         )
-
-    for channel in channels:
-        lines.append(money_row(channel, summary.totals[channel]))
-    lines.append("-" * len(money_header))
-    lines.append(money_row("all", summary.grand_total))
-    lines.append("")
-    channel_paid = sum((summary.totals[c].paid for c in channels), Money.zero())
+    if summary.unbalanced:
+        balanced = f"no, {_count(len(summary.unbalanced), 'order')} do not add up"
+    else:
+        balanced = "yes"
+    lines.append(f"check: the amounts of every order add up to its order value -> {balanced}")
     lines.append(
-        f"check: per-channel paid sums to {channel_paid.amount:,} and the grand total is "
-        f"{summary.grand_total.paid.amount:,} -> "
-        f"{'equal' if channel_paid == summary.grand_total.paid else 'DIFFERENT'}"
+        "check: store.count(status=...) gives the counts above for every status -> "
+        f"{'yes' if summary.statuses_agree else 'NO'}"
     )
     lines.append(
-        f"check: goods + shipping - discounts = paid for every order -> "
-        f"{'yes' if not summary.unbalanced else f'{len(summary.unbalanced)} orders do not add up'}"
-    )
-    lines.append(
-        f"check: {summary.read_back} of {summary.stored} orders read back; "
-        f"{summary.outbox_pending} outbox messages pending; integrity "
+        f"check: {summary.read_back:,} of {_count(summary.stored, 'order')} read back; "
+        f"{_count(summary.outbox_pending, 'outbox message')} pending; integrity "
         f"{'ok' if not summary.problems else '; '.join(summary.problems)}"
     )
     if summary.first is not None and summary.last is not None:
