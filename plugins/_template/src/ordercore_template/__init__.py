@@ -2,7 +2,14 @@
 
 ordercore finds :class:`TemplateStore` through the ``ordercore.storage`` entry
 point ``template`` declared in this distribution's ``pyproject.toml``; nothing
-here is imported until ``open_store("template://")`` asks for it.
+here is imported until ``open_store("template://")`` asks for it. ordercore then
+checks that the class has ``from_url`` and the methods of
+:class:`ordercore.storage.OrderStore`, and that ``from_url`` returns a store.
+
+To start a new plugin, copy the distribution to ``plugins/ordercore-<name>/``
+and follow its README: rename this package to ``ordercore_<name>``, pick a
+distribution name that is free on PyPI, and replace the class body with your
+backend.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ class TemplateStore(MemoryStore):
     @classmethod
     def from_url(cls, url: str, **options: Any) -> TemplateStore:
         """Open from ``template://`` (a real backend parses host, database and options here)."""
-        if not url.startswith("template://"):
-            raise StoreURLError(f"not a template:// URL: {url!r}", url=url)
-        if options or url.partition("://")[2] not in ("", "/"):
+        scheme, _, rest = url.partition("://")
+        if scheme.lower() != "template":
+            # Never repeat the URL in the message: a real one may carry a password.
+            raise StoreURLError("not a template:// URL", url=url)
+        if options or rest not in ("", "/"):
             raise StoreURLError("template:// takes no path or options", url=url)
         return cls(url)
