@@ -31,13 +31,14 @@ def test_the_created_payload_equals_the_generic_one() -> None:
     import json
 
     from ordercore.schema import Actor, ActorKind
-    from ordercore.storage._base import Change, created_payload
+    from ordercore.storage.kit import BaseStore, Change
     from ordercore.testing import OrderFactory
 
     actor = Actor(kind=ActorKind.CONNECTOR, id='douyin "live" 直播')
     order = OrderFactory(seed=12).order(channel_order_id='id "quoted" \\ 订单')
-    stored = order.model_copy(update={"version": 1})
-    text = created_payload(stored, "2026-11-22T04:40:16.242073Z", actor)
+    change = BaseStore.new_change(order, (), actor)
+    stored = change.order
+    text = change.outbox_json
     event = json.loads(text)["events"][0]
     generic = Change.with_events(stored, "order.created", [event])
     assert json.loads(text) == json.loads(generic.outbox_json)
@@ -45,3 +46,4 @@ def test_the_created_payload_equals_the_generic_one() -> None:
     assert event["data"]["channel_order_id"] == 'id "quoted" \\ 订单'
     assert event["to_status"] == order.status.value
     assert event["order_version"] == 1
+    assert change.event_id == event["event_id"] == generic.event_id

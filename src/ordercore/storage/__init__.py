@@ -18,7 +18,6 @@ from typing import Any
 
 from ordercore import plugins
 from ordercore.errors import StoreURLError
-from ordercore.storage._base import BaseStore, Change
 from ordercore.storage._memory import MemoryStore
 from ordercore.storage._protocol import (
     IdempotencyRecord,
@@ -27,20 +26,38 @@ from ordercore.storage._protocol import (
     OutboxMessage,
     order_fingerprint,
 )
-from ordercore.storage._sqlite import SQLiteStore
+from ordercore.storage._sqlite import SQLiteStore, apply_sqlite_migrations, write_outbox
+from ordercore.storage.kit import (
+    BaseStore,
+    BatchResult,
+    Change,
+    Migration,
+    OnExisting,
+    OutboxEntry,
+    Outcome,
+    PutOutcome,
+)
 
 __all__ = [
     "BaseStore",
+    "BatchResult",
     "Change",
     "IdempotencyRecord",
     "MemoryStore",
+    "Migration",
+    "OnExisting",
     "OrderQuery",
     "OrderStore",
+    "Outcome",
+    "OutboxEntry",
     "OutboxMessage",
+    "PutOutcome",
     "SQLiteStore",
+    "apply_sqlite_migrations",
     "open_store",
     "order_fingerprint",
     "store_scheme",
+    "write_outbox",
 ]
 
 

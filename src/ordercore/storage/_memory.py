@@ -14,21 +14,32 @@ from ordercore.errors import (
     StoreURLError,
 )
 from ordercore.schema import Actor, Order, OrderEvent
-from ordercore.storage._base import (
-    BaseStore,
-    Change,
-    id_taken,
-    key_reused,
-    key_taken,
-    order_not_found,
-    result_json,
-    stale_version,
-)
 from ordercore.storage._protocol import (
     IdempotencyRecord,
     OrderQuery,
     OutboxMessage,
     order_fingerprint,
+)
+from ordercore.storage.kit import (
+    ORDER_STREAM,
+    BaseStore,
+    BatchResult,
+    Change,
+    ExistingOrder,
+    OnExisting,
+    OutboxEntry,
+    Outcome,
+    PutOutcome,
+    change_log_problems,
+    id_taken,
+    key_reused,
+    key_taken,
+    load_stored_order,
+    order_not_found,
+    order_row,
+    plan_batch,
+    result_json,
+    stale_version,
 )
 from ordercore.timestamps import utc_now
 
@@ -36,14 +47,18 @@ __all__ = ["MemoryStore"]
 
 
 class _Row:
-    __slots__ = ("json", "order", "sort_key")
+    __slots__ = ("body", "order", "raw", "raw_type", "sort_key")
 
     def __init__(self, order: Order) -> None:
-        # Kept as JSON too, so what comes back went through the same round trip as
-        # in a real store and nothing a caller holds aliases stored state.
-        self.json = order.model_dump_json()
+        # Kept as the SQL stores keep it too (body JSON and raw payload apart), so what
+        # comes back went through the same round trip and aliases no stored state.
+        row = order_row(order)
+        self.body, self.raw, self.raw_type = row.body, row.raw, row.raw_type
         self.order = order
         self.sort_key = order.sort_key()
+
+    def load(self) -> Order:
+        return load_stored_order(self.body, self.raw, self.raw_type)
 
 
 class _Outbox:
@@ -77,6 +92,7 @@ class MemoryStore(BaseStore):
         self._events: dict[str, list[str]] = {}
         self._outbox: list[_Outbox] = []
         self._idempotency: dict[str, IdempotencyRecord] = {}
+        self._event_ids: dict[str, int] = {}
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryStore:
@@ -107,15 +123,40 @@ class MemoryStore(BaseStore):
         self._orders[order.id] = _Row(order)
         self._keys[order.key] = order.id
         self._events.setdefault(order.id, []).extend(change.events_json)
+        self._append(change)
+
+    def _append(self, change: Change) -> None:
+        self._add_message(
+            ORDER_STREAM,
+            change.order.id,
+            change.order.version,
+            change.event_id,
+            change.topic,
+            change.outbox_payload,
+        )
+
+    def _add_message(
+        self,
+        stream: str,
+        aggregate_id: str,
+        version: int,
+        event_id: str,
+        topic: str,
+        payload: Mapping[str, Any],
+    ) -> int:
         message = OutboxMessage(
             id=len(self._outbox) + 1,
-            topic=change.topic,
-            order_id=order.id,
-            order_version=order.version,
-            payload=change.outbox_payload,
+            stream=stream,
+            aggregate_id=aggregate_id,
+            aggregate_version=version,
+            event_id=event_id,
+            topic=topic,
+            payload=payload,
             created_at=utc_now(),
         )
         self._outbox.append(_Outbox(message))
+        self._event_ids[event_id] = message.id
+        return message.id
 
     def _replay(self, key: str | None, fingerprint: str) -> Order | None:
         if key is None:
@@ -150,28 +191,65 @@ class MemoryStore(BaseStore):
             replayed = self._replay(idempotency_key, fingerprint)
             if replayed is not None:
                 return replayed
-            change = self._new_change(order, events, actor)
+            change = self.new_change(order, events, actor)
             self._check_new(order, {})
             self._apply(change)
             self._remember_write(idempotency_key, fingerprint, change.order)
             return change.order
 
-    def put_many(self, orders: Iterable[Order], *, actor: Actor | None = None) -> list[Order]:
+    def put_many(
+        self,
+        orders: Iterable[Order],
+        *,
+        actor: Actor | None = None,
+        on_existing: OnExisting | str = "error",
+    ) -> BatchResult:
         self._check_open()
-        changes = [self._new_change(order, (), actor) for order in orders]
+        policy = OnExisting(on_existing)
+        batch = list(orders)
+        now, at = self.batch_clock()
+        if policy is not OnExisting.ERROR:
+            return self._put_planned(batch, actor, policy, now, at)
+        changes = [self.new_change(order, (), actor, now, at) for order in batch]
+        self.check_batch_ids(changes)
         with self._lock:
-            pending: dict[tuple[str, str], str] = {}
-            ids: set[str] = set()
             for change in changes:
-                order = change.order
-                if order.id in ids:
-                    raise id_taken(order, in_batch=True)
-                self._check_new(order, pending)
-                pending[order.key] = order.id
-                ids.add(order.id)
+                self._check_new(change.order, {})
             for change in changes:
                 self._apply(change)
-        return [change.order for change in changes]
+        return BatchResult(PutOutcome(Outcome.CREATED, c.order) for c in changes)
+
+    def _put_planned(
+        self, batch: list[Order], actor: Actor | None, policy: OnExisting, now: Any, at: str
+    ) -> BatchResult:
+        with self._lock:
+            existing: dict[tuple[str, str], ExistingOrder] = {}
+            taken: dict[str, tuple[str, str]] = {}
+            for order in batch:
+                owner = self._keys.get(order.key)
+                if owner is not None:
+                    stored = self._orders[owner].order
+                    changed = stored.channel_updated_at
+                    existing[order.key] = ExistingOrder(
+                        stored.id,
+                        *stored.key,
+                        stored.version,
+                        None if changed is None else changed.utc,
+                    )
+                if order.id in self._orders:
+                    taken[order.id] = self._orders[order.id].order.key
+            plan = plan_batch(
+                batch, existing, taken, policy, lambda o: self.new_change(o, (), actor, now, at)
+            )
+            written: dict[int, PutOutcome] = {}
+            for index, change in plan.inserts:
+                self._apply(change)
+                written[index] = PutOutcome(Outcome.CREATED, change.order)
+            for index, incoming, ref in plan.replaces:
+                change = self.replace_change(incoming, self._orders[ref.id].load(), actor, now)
+                self._apply(change)
+                written[index] = PutOutcome(Outcome.UPDATED, change.order)
+        return plan.result(written)
 
     def update(
         self,
@@ -187,12 +265,17 @@ class MemoryStore(BaseStore):
             replayed = self._replay(idempotency_key, fingerprint)
             if replayed is not None:
                 return replayed
-            change = self._update_change(order, events, actor)
+            if order.version < 1:
+                self.update_change(order, events, actor, "", None)  # raises VersionConflict
             row = self._orders.get(order.id)
             if row is None:
                 raise order_not_found(order.id)
             if row.order.version != order.version:
                 raise stale_version(order, row.order.version)
+            current = row.order
+            change = self.update_change(
+                order, events, actor, current.status.value, current.status_since
+            )
             owner = self._keys.get(order.key)
             if owner is not None and owner != order.id:
                 raise key_taken(order, owner)
@@ -206,17 +289,63 @@ class MemoryStore(BaseStore):
             row = self._orders.get(order_id)
             if row is None:
                 raise order_not_found(order_id)
-            change = self._events_change(row.order, events)
+            change = self.events_change(row.order, events)
             self._events[order_id].extend(change.events_json)
-            message = OutboxMessage(
-                id=len(self._outbox) + 1,
-                topic=change.topic,
-                order_id=order_id,
-                order_version=row.order.version,
-                payload=change.outbox_payload,
-                created_at=utc_now(),
-            )
-            self._outbox.append(_Outbox(message))
+            self._append(change)
+
+    def publish(self, entries: Iterable[OutboxEntry]) -> list[int]:
+        self._check_open()
+        items = list(entries)
+        payloads = [json.loads(entry.payload_json) for entry in items]
+        with self._lock:
+            ids = []
+            for entry, payload in zip(items, payloads, strict=True):
+                known = self._event_ids.get(entry.event_id)
+                ids.append(
+                    known
+                    if known is not None
+                    else self._add_message(
+                        entry.stream,
+                        entry.aggregate_id,
+                        entry.aggregate_version,
+                        entry.event_id,
+                        entry.topic,
+                        payload,
+                    )
+                )
+            return ids
+
+    def integrity_check(self) -> list[str]:
+        self._check_open()
+        problems: list[str] = []
+        with self._lock:
+            versions: dict[str, list[int]] = {}
+            for entry in self._outbox:
+                message = entry.message
+                if message.stream != ORDER_STREAM:
+                    continue
+                if message.aggregate_id not in self._orders:
+                    problems.append(f"outbox names missing order {message.aggregate_id}")
+                elif message.topic != "order.events":
+                    versions.setdefault(message.aggregate_id, []).append(message.aggregate_version)
+            for order_id, row in self._orders.items():
+                stored = json.loads(row.body)
+                if (stored.get("id"), stored.get("version")) != (order_id, row.order.version):
+                    problems.append(f"order {order_id}: row and body disagree")
+                seen = versions.get(order_id, [])
+                problems.extend(
+                    change_log_problems(
+                        order_id,
+                        row.order.version,
+                        len(set(seen)),
+                        len(seen),
+                        min(seen, default=None),
+                        max(seen, default=None),
+                    )
+                )
+            if len(self._event_ids) != len(self._outbox):
+                problems.append("outbox event ids are not unique")
+        return problems
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -226,8 +355,7 @@ class MemoryStore(BaseStore):
             row = self._orders.get(order_id)
             if row is None:
                 raise order_not_found(order_id)
-            text = row.json
-        return Order.model_validate_json(text)
+        return row.load()
 
     def find(self, channel: str, channel_order_id: str) -> Order | None:
         self._check_open()
@@ -242,7 +370,7 @@ class MemoryStore(BaseStore):
         return rows
 
     def _query(self, query: OrderQuery) -> list[Order]:
-        return [Order.model_validate_json(row.json) for row in self._matching(query)[: query.limit]]
+        return [row.load() for row in self._matching(query)[: query.limit]]
 
     def _count(self, query: OrderQuery) -> int:
         return len(self._matching(attrs.evolve(query, after=None)))
@@ -259,11 +387,18 @@ class MemoryStore(BaseStore):
         self._check_open()
         now = time.monotonic()
         claimed: list[OutboxMessage] = []
+        busy: set[tuple[str, str]] = set()  # aggregates with a message out with a worker
         with self._lock:
             for entry in self._outbox:
                 if len(claimed) >= limit:
                     break
-                if entry.delivered or entry.claimed_until > now:
+                if entry.delivered:
+                    continue
+                aggregate = (entry.message.stream, entry.message.aggregate_id)
+                if entry.claimed_until > now:
+                    busy.add(aggregate)
+                    continue
+                if aggregate in busy:
                     continue
                 entry.claimed_until = now + lease_seconds
                 entry.attempts += 1

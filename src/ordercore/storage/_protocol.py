@@ -6,12 +6,15 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 import attrs
 
 from ordercore.errors import ConfigurationError
 from ordercore.schema import Actor, Order, OrderEvent, OrderStatus
+
+if TYPE_CHECKING:
+    from ordercore.storage.kit import BatchResult, OnExisting, OutboxEntry
 
 __all__ = [
     "IdempotencyRecord",
@@ -66,9 +69,14 @@ class OrderQuery:
         channel: Only this channel.
         shop_id: Only this shop.
         status: Only these canonical statuses (one or several).
+        node: Only orders at this atomic node (lifecycle sub-state).
         tag: Only orders carrying this tag.
         created_from: Placed at or after this instant (aware).
         created_to: Placed before this instant (aware).
+        status_since_from: In their current status since this instant or later (aware).
+        status_since_to: In their current status since before this instant (aware): with
+            ``status="paid"``, ``status_since_to=now - timedelta(hours=2)`` lists the
+            orders paid for more than two hours and still not allocated.
         after: Keyset cursor: only orders sorting after this ``(created_at, id)``;
             pass the :meth:`~ordercore.schema.Order.sort_key` of the last order of a page.
         limit: At most this many orders (1..100,000).
@@ -81,22 +89,34 @@ class OrderQuery:
     channel: str | None = None
     shop_id: str | None = None
     status: tuple[str, ...] | None = attrs.field(default=None, converter=_statuses)
+    node: str | None = None
     tag: str | None = None
     created_from: datetime | None = attrs.field(default=None, converter=_aware)
     created_to: datetime | None = attrs.field(default=None, converter=_aware)
+    status_since_from: datetime | None = attrs.field(default=None, converter=_aware)
+    status_since_to: datetime | None = attrs.field(default=None, converter=_aware)
     after: tuple[datetime, str] | None = None
     limit: int = attrs.field(default=1000, converter=_limit)
 
     def matches(self, order: Order) -> bool:
         """Whether ``order`` passes every filter (used by the memory store and tests)."""
         created = order.created_at.utc
+        since = order.status_since
         return (
             (self.channel is None or order.channel == self.channel)
             and (self.shop_id is None or order.shop_id == self.shop_id)
             and (self.status is None or order.status.value in self.status)
+            and (self.node is None or order.node == self.node)
             and (self.tag is None or self.tag in order.tags)
             and (self.created_from is None or created >= self.created_from)
             and (self.created_to is None or created < self.created_to)
+            and (
+                self.status_since_from is None
+                or (since is not None and since >= self.status_since_from)
+            )
+            and (
+                self.status_since_to is None or (since is not None and since < self.status_since_to)
+            )
             and (self.after is None or order.sort_key() > self.after)
         )
 
@@ -105,25 +125,43 @@ class OrderQuery:
 class OutboxMessage:
     """One change to publish, written in the same transaction as the change.
 
+    Every aggregate publishes through the same outbox: orders under the stream
+    ``order``, other parts of ordercore (stock, timers, returns) under their own.
+    Delivery is at least once: dedupe on :attr:`event_id`.
+
     Attributes:
-        id: Increasing in write order; for one order it follows the versions.
-            Where several writers commit at once an id may become visible after a
-            larger one, so do not rely on gap-free ids across orders.
-        topic: ``order.created``, ``order.updated`` or ``order.events``.
-        order_id: The order that changed.
-        order_version: The order's version after the change.
-        payload: JSON: the order's key, status and the events of the change.
+        id: Increasing in write order; acknowledge with it. Where several writers
+            commit at once an id may become visible after a larger one, so do not
+            rely on gap-free ids.
+        stream: The aggregate kind: ``order`` for order changes.
+        aggregate_id: Which aggregate changed (the order id for orders).
+        aggregate_version: Its version after the change.
+        event_id: Stable across redeliveries: the id consumers dedupe on.
+        topic: What happened: ``order.created``, ``order.updated``, ``order.events``, ...
+        payload: JSON: for orders, the order's key, status and the events of the change.
         created_at: When the change was committed.
         attempts: How many times the message has been claimed.
     """
 
     id: int
+    stream: str
+    aggregate_id: str
+    aggregate_version: int
+    event_id: str
     topic: str
-    order_id: str
-    order_version: int
     payload: Mapping[str, Any]
     created_at: datetime
     attempts: int = 0
+
+    @property
+    def order_id(self) -> str:
+        """The order that changed (:attr:`aggregate_id` of an ``order`` message)."""
+        return self.aggregate_id
+
+    @property
+    def order_version(self) -> int:
+        """The order's version after the change (:attr:`aggregate_version`)."""
+        return self.aggregate_version
 
 
 @attrs.frozen(kw_only=True)
@@ -144,13 +182,14 @@ class IdempotencyRecord:
 
 
 def order_fingerprint(order: Order) -> str:
-    """A digest of what an order says, ignoring ids, versions and receipt times.
+    """A digest of what an order says, ignoring ids, versions and the times a store sets.
 
     Two deliveries of the same channel order content have the same fingerprint,
     even though each was given its own ``id`` and ``source.received_at``.
     """
     data = order.model_dump(
-        mode="json", exclude={"id", "version", "recorded_at", "updated_at", "source"}
+        mode="json",
+        exclude={"id", "version", "recorded_at", "updated_at", "status_since", "source"},
     )
     data["source"] = {"kind": order.source.kind.value, "name": order.source.name}
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -187,8 +226,33 @@ class OrderStore(Protocol):
         """
         ...
 
-    def put_many(self, orders: Iterable[Order], *, actor: Actor | None = None) -> list[Order]:
-        """Store new orders in one transaction: all of them, or none when one fails."""
+    def put_many(
+        self,
+        orders: Iterable[Order],
+        *,
+        actor: Actor | None = None,
+        on_existing: OnExisting | str = "error",
+    ) -> BatchResult:
+        """Store a batch of orders in one transaction, with an outcome per order.
+
+        ``on_existing`` says what happens to an order whose ``(channel,
+        channel_order_id)`` is already stored (an overlapping re-poll of a page):
+
+        - ``"error"`` (default): the whole batch is refused with ``DuplicateOrder``
+          and nothing is stored;
+        - ``"skip"``: that order is ``skipped``, the others are stored;
+        - ``"replace_if_newer"``: it is ``updated`` (stored id kept, version + 1)
+          when its ``channel_updated_at`` is newer than the stored one,
+          ``unchanged`` when it is the same, else ``skipped``.
+
+        Under ``skip`` and ``replace_if_newer`` an order that cannot be stored (a
+        version other than 0, an id used by another channel order) is
+        ``rejected`` with the reason, and the rest of the batch goes on.
+
+        Raises:
+            DuplicateOrder: under ``"error"``, an order is stored already or repeats.
+            VersionConflict: under ``"error"``, an order has a version.
+        """
         ...
 
     def get(self, order_id: str) -> Order:
@@ -261,6 +325,24 @@ class OrderStore(Protocol):
 
     def outbox_pending(self) -> int:
         """How many messages are not yet delivered."""
+        ...
+
+    def publish(self, entries: Iterable[OutboxEntry]) -> list[int]:
+        """Write messages of other aggregates (stock, timers...) to the outbox, atomically.
+
+        Returns the message ids. An entry whose ``event_id`` is already in the
+        outbox is not written again (its existing id is returned), so publishing
+        is idempotent per event.
+        """
+        ...
+
+    def integrity_check(self) -> list[str]:
+        """Check the store's invariants; return the problems found (none: ``[]``).
+
+        Every backend checks the same things: each order's columns agree with its
+        body; its versions 1..N each have exactly one change in the outbox; no
+        outbox message of the order stream names a missing order; event ids are unique.
+        """
         ...
 
     def remember(self, key: str, fingerprint: str, result: Mapping[str, Any]) -> IdempotencyRecord:

@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from ordercore.errors import (
     DuplicateOrder,
+    ForeignDatabase,
     MigrationError,
     StoreError,
     StoreURLError,
 )
 from ordercore.schema import Actor, Order, OrderEvent
-from ordercore.storage._base import (
-    BaseStore,
-    Change,
-    dumps,
-    events_from_payloads,
-    id_taken,
-    key_reused,
-    key_taken,
-    order_not_found,
-    result_json,
-    stale_version,
-)
 from ordercore.storage._protocol import (
     IdempotencyRecord,
     OrderQuery,
@@ -39,80 +30,177 @@ from ordercore.storage._protocol import (
     order_fingerprint,
     to_micros,
 )
+from ordercore.storage.kit import (
+    ORDER_STREAM,
+    BaseStore,
+    BatchResult,
+    Change,
+    ExistingOrder,
+    Migration,
+    OnExisting,
+    OrderRow,
+    OutboxEntry,
+    Outcome,
+    PutOutcome,
+    QueryDialect,
+    change_log_problems,
+    events_from_payloads,
+    id_taken,
+    key_reused,
+    key_taken,
+    load_stored_order,
+    order_not_found,
+    order_row,
+    pending_migrations,
+    plan_batch,
+    query_where,
+    result_json,
+    stale_version,
+)
 from ordercore.timestamps import utc_now
 
-__all__ = ["MIGRATIONS", "SQLiteStore"]
+__all__ = ["MIGRATIONS", "SQLiteStore", "apply_sqlite_migrations", "write_outbox"]
 
-#: The schema, as numbered steps. A database records the steps applied in
-#: ``ordercore_schema``; opening it applies the missing ones in one transaction.
-MIGRATIONS: Final[tuple[tuple[int, str, str], ...]] = (
-    (
-        1,
-        "orders, the change log (events and outbox) and idempotency keys",
-        """
-        CREATE TABLE orders (
-            id TEXT PRIMARY KEY,
-            channel TEXT NOT NULL,
-            channel_order_id TEXT NOT NULL,
-            shop_id TEXT,
-            status TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL,
-            version INTEGER NOT NULL CHECK (version >= 1),
-            tags TEXT NOT NULL DEFAULT '[]',
-            body TEXT NOT NULL,
-            UNIQUE (channel, channel_order_id)
-        );
-        CREATE INDEX orders_created ON orders (created_at, id);
-        CREATE INDEX orders_status_created ON orders (status, created_at);
-        CREATE TABLE order_changes (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            order_id TEXT NOT NULL,
-            order_version INTEGER NOT NULL,
-            topic TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            created_at INTEGER NOT NULL,
-            claimed_until INTEGER NOT NULL DEFAULT 0,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            delivered_at INTEGER
-        );
-        CREATE INDEX order_changes_order ON order_changes (order_id, id);
-        CREATE INDEX order_changes_pending ON order_changes (id) WHERE delivered_at IS NULL;
-        CREATE TABLE idempotency_keys (
-            key TEXT PRIMARY KEY,
-            fingerprint TEXT NOT NULL,
-            result TEXT NOT NULL,
-            created_at INTEGER NOT NULL
-        );
-        """,
+#: The component whose tables this store owns in ``ordercore_migrations``.
+COMPONENT: Final = "orders"
+
+_V1_TABLES: Final = ("orders", "order_changes", "idempotency_keys")
+
+_V2_SCHEMA: Final = (
+    """CREATE TABLE ordercore_orders (
+        id TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        channel_order_id TEXT NOT NULL,
+        shop_id TEXT,
+        status TEXT NOT NULL,
+        node TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        status_since INTEGER NOT NULL,
+        channel_updated_at INTEGER,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        tags TEXT NOT NULL DEFAULT '[]',
+        body TEXT NOT NULL,
+        raw TEXT,
+        raw_type TEXT,
+        UNIQUE (channel, channel_order_id)
+    )""",
+    "CREATE INDEX ordercore_orders_created ON ordercore_orders (created_at, id)",
+    "CREATE INDEX ordercore_orders_status ON ordercore_orders (status, status_since)",
+    # INTEGER PRIMARY KEY without AUTOINCREMENT: ids still increase (messages are
+    # never deleted), without the extra sqlite_sequence write per insert.
+    """CREATE TABLE ordercore_outbox (
+        id INTEGER PRIMARY KEY,
+        stream TEXT NOT NULL,
+        aggregate_id TEXT NOT NULL,
+        aggregate_version INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        delivered_at INTEGER
+    )""",
+    "CREATE INDEX ordercore_outbox_aggregate ON ordercore_outbox (stream, aggregate_id, id)",
+    "CREATE INDEX ordercore_outbox_pending ON ordercore_outbox (id) WHERE delivered_at IS NULL",
+    "CREATE UNIQUE INDEX ordercore_outbox_event ON ordercore_outbox (event_id)",
+    """CREATE TABLE ordercore_idempotency (
+        key TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    )""",
+)
+
+_V1_SCHEMA: Final = (
+    """CREATE TABLE orders (
+        id TEXT PRIMARY KEY, channel TEXT NOT NULL, channel_order_id TEXT NOT NULL,
+        shop_id TEXT, status TEXT NOT NULL, created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL, version INTEGER NOT NULL CHECK (version >= 1),
+        tags TEXT NOT NULL DEFAULT '[]', body TEXT NOT NULL, UNIQUE (channel, channel_order_id)
+    )""",
+    """CREATE TABLE order_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, order_id TEXT NOT NULL,
+        order_version INTEGER NOT NULL, topic TEXT NOT NULL, payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL, claimed_until INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0, delivered_at INTEGER
+    )""",
+    """CREATE TABLE idempotency_keys (
+        key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, result TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    )""",
+)
+
+#: The order store's schema steps. A database records the steps applied per
+#: component in ``ordercore_migrations``; opening it applies the missing ones in one
+#: transaction. Step 2 moves version-1 data into the current layout (the raw
+#: payload into its own column, one outbox for every aggregate).
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(COMPONENT, 1, "orders, the change log and idempotency keys", _V1_SCHEMA),
+    Migration(
+        COMPONENT,
+        2,
+        "raw payloads in their own column, status_since and node, one outbox for every "
+        "aggregate keyed by stream, aggregate and event id",
+        (
+            *_V2_SCHEMA,
+            "@copy_v1",
+            "DROP TABLE orders",
+            "DROP TABLE order_changes",
+            "DROP TABLE idempotency_keys",
+        ),
     ),
 )
 
+#: Tables that belong to ordercore: its own prefix, and the layout of schema step 1.
+_OWN_PREFIX: Final = "ordercore_"
 _SYNCHRONOUS: Final = {"off", "normal", "full", "extra"}
+_CHECKPOINT: Final = {"background", "auto"}
 _PAGE_SIZE: Final = 16384
+_OPTIONS: Final = frozenset(
+    {"timeout", "synchronous", "cache_mb", "checkpoint", "mode", "adopt", "read_only"}
+)
 _ORDER_INSERT: Final = (
-    "INSERT INTO orders (id, channel, channel_order_id, shop_id, status, created_at, "
-    "updated_at, version, tags, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO ordercore_orders (id, channel, channel_order_id, shop_id, status, node, "
+    "created_at, updated_at, status_since, channel_updated_at, version, tags, body, raw, "
+    "raw_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_CHANGE_INSERT: Final = (
-    "INSERT INTO order_changes (order_id, order_version, topic, payload, created_at) "
-    "VALUES (?, ?, ?, ?, ?)"
+_ORDER_UPDATE: Final = (
+    "UPDATE ordercore_orders SET channel = ?, channel_order_id = ?, shop_id = ?, status = ?, "
+    "node = ?, created_at = ?, updated_at = ?, status_since = ?, channel_updated_at = ?, "
+    "version = ?, tags = ?, body = ?, raw = ?, raw_type = ? WHERE id = ? AND version = ?"
 )
+_OUTBOX_INSERT: Final = (
+    "INSERT INTO ordercore_outbox (stream, aggregate_id, aggregate_version, event_id, topic, "
+    "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_DIALECT: Final = QueryDialect(
+    placeholder="?",
+    time=to_micros,
+    tag_clause="EXISTS (SELECT 1 FROM json_each(ordercore_orders.tags) WHERE value = ?)",
+    statuses_clause=lambda n: f"status IN ({', '.join('?' * n)})",
+)
+_CHUNK: Final = 400  # keys per IN (...) lookup, well under SQLite's variable limit
 
 
-def _order_row(order: Order) -> tuple[Any, ...]:
-    assert order.updated_at is not None
+def _row_values(row: OrderRow) -> tuple[Any, ...]:
     return (
-        order.id,
-        order.channel,
-        order.channel_order_id,
-        order.shop_id,
-        order.status.value,
-        to_micros(order.created_at.utc),
-        to_micros(order.updated_at),
-        order.version,
-        dumps(list(order.tags)) if order.tags else "[]",
-        order.model_dump_json(),
+        row.id,
+        row.channel,
+        row.channel_order_id,
+        row.shop_id,
+        row.status,
+        row.node,
+        to_micros(row.created_at),
+        to_micros(row.updated_at),
+        to_micros(row.status_since),
+        None if row.channel_updated_at is None else to_micros(row.channel_updated_at),
+        row.version,
+        json.dumps(list(row.tags), ensure_ascii=False) if row.tags else "[]",
+        row.body,
+        row.raw,
+        row.raw_type,
     )
 
 
@@ -129,20 +217,209 @@ def parse_sqlite_url(url: str) -> str:
 
     ``sqlite:///orders.db`` is relative to the working directory,
     ``sqlite:////var/lib/orders.db`` absolute, ``sqlite://`` in memory.
+
+    Raises:
+        StoreURLError: not a sqlite URL, or the path holds a NUL or control character.
     """
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.split("+")[0] != "sqlite":
-        raise StoreURLError(f"not a sqlite URL: {url!r}", url=url)
+        raise StoreURLError(f"not a sqlite URL: {url[:200]!r}", url=url[:200])
     rest = rest.partition("?")[0]
     if rest in ("", "/", "/:memory:"):
         return ":memory:"
     if not rest.startswith("/"):
         raise StoreURLError(
             "a sqlite URL has three slashes before a relative path "
-            f"(sqlite:///orders.db) and four before an absolute one; got {url!r}",
-            url=url,
+            f"(sqlite:///orders.db) and four before an absolute one; got {url[:200]!r}",
+            url=url[:200],
         )
-    return unquote(rest[1:])
+    path = unquote(rest[1:])
+    if any(ord(char) < 32 for char in path):
+        raise StoreURLError(
+            "a sqlite database path cannot contain NUL or control characters", url=url[:200]
+        )
+    return path
+
+
+def _flag(value: object, name: str, url: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise StoreURLError(f"{name} must be true or false, got {str(value)[:40]!r}", url=url)
+
+
+def _own_table(name: str) -> bool:
+    return name.startswith((_OWN_PREFIX, "sqlite_")) or name in _V1_TABLES
+
+
+def _foreign_tables(db: sqlite3.Connection) -> list[str]:
+    rows = db.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+    ).fetchall()
+    return [name for (name,) in rows if not _own_table(name)]
+
+
+def _copy_v1(db: sqlite3.Connection) -> None:
+    """Move version-1 rows into the current layout (raw payload out of the body)."""
+    for (body,) in db.execute("SELECT body FROM orders ORDER BY rowid").fetchall():
+        order = load_stored_order(body)
+        if order.status_since is None:
+            order = order.model_copy(update={"status_since": order.updated_at})
+        db.execute(_ORDER_INSERT, _row_values(order_row(order)))
+    db.execute(
+        "INSERT INTO ordercore_outbox (id, stream, aggregate_id, aggregate_version, event_id, "
+        "topic, payload, created_at, claimed_until, attempts, delivered_at) "
+        "SELECT id, 'order', order_id, order_version, "
+        "coalesce(json_extract(payload, '$.events[0].event_id'), 'v1-' || id), topic, payload, "
+        "created_at, claimed_until, attempts, delivered_at FROM order_changes ORDER BY id"
+    )
+    db.execute("INSERT INTO ordercore_idempotency SELECT * FROM idempotency_keys")
+
+
+_STEPS: Final[dict[str, Callable[[sqlite3.Connection], None]]] = {"@copy_v1": _copy_v1}
+
+
+def apply_sqlite_migrations(
+    db: sqlite3.Connection,
+    component: str,
+    migrations: Sequence[Migration],
+    *,
+    where: str,
+    steps: Mapping[str, Callable[[sqlite3.Connection], None]] | None = None,
+) -> list[int]:
+    """Bring ``component``'s tables in an SQLite database up to date, in one transaction.
+
+    For backends of other components (inventory, timers, returns) that keep their
+    tables in the same file as the orders: each component has its own sequence of
+    :class:`~ordercore.storage.kit.Migration` steps in ``ordercore_migrations``.
+    ``db`` must be in autocommit mode (``isolation_level=None``). A statement
+    naming a key of ``steps`` (``"@name"``) runs that Python function instead.
+
+    Returns:
+        The versions applied now (empty when it was up to date).
+
+    Raises:
+        MigrationError: a step failed (everything is rolled back), or the database
+            has a newer step of the component than ``migrations`` know.
+    """
+    known_steps = {**_STEPS, **(steps or {})}
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS ordercore_migrations (component TEXT NOT NULL, "
+            "version INTEGER NOT NULL, description TEXT NOT NULL, applied_at TEXT NOT NULL, "
+            "PRIMARY KEY (component, version))"
+        )
+        legacy = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ordercore_schema'"
+        ).fetchone()
+        if legacy is not None:  # the version table of ordercore 0.1: orders only
+            db.execute(
+                "INSERT OR IGNORE INTO ordercore_migrations SELECT 'orders', version, "
+                "description, applied_at FROM ordercore_schema"
+            )
+            db.execute("DROP TABLE ordercore_schema")
+        applied = [
+            row[0]
+            for row in db.execute(
+                "SELECT version FROM ordercore_migrations WHERE component = ?", (component,)
+            )
+        ]
+        todo = pending_migrations(component, applied, migrations, where)
+        for step in todo:
+            for statement in step.statements:
+                if statement.startswith("@"):
+                    known_steps[statement](db)
+                else:
+                    db.execute(statement)
+            db.execute(
+                "INSERT INTO ordercore_migrations VALUES (?, ?, ?, ?)",
+                (component, step.version, step.description, utc_now().isoformat()),
+            )
+    except MigrationError:
+        db.execute("ROLLBACK")
+        raise
+    except (sqlite3.Error, StoreError, ValueError, KeyError) as exc:
+        db.execute("ROLLBACK")
+        raise MigrationError(f"migrating {component} in {where} failed: {exc}") from exc
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return [step.version for step in todo]
+
+
+def write_outbox(db: sqlite3.Connection, entries: Iterable[OutboxEntry]) -> list[int]:
+    """Write outbox entries with the caller's connection, inside the caller's transaction.
+
+    For components sharing the store's SQLite file: a stock change and its
+    message commit together. An entry whose ``event_id`` is already there is not
+    written again; its existing id is returned.
+    """
+    now = _now_us()
+    ids: list[int] = []
+    for entry in entries:
+        cursor = db.execute(
+            _OUTBOX_INSERT.replace("INSERT", "INSERT OR IGNORE", 1),
+            (
+                entry.stream,
+                entry.aggregate_id,
+                entry.aggregate_version,
+                entry.event_id,
+                entry.topic,
+                entry.payload_json,
+                now,
+            ),
+        )
+        if cursor.rowcount == 1 and cursor.lastrowid is not None:
+            ids.append(cursor.lastrowid)
+        else:
+            row = db.execute(
+                "SELECT id FROM ordercore_outbox WHERE event_id = ?", (entry.event_id,)
+            ).fetchone()
+            ids.append(int(row[0]))
+    return ids
+
+
+class _Checkpointer:
+    """Copies committed WAL pages into the database file off the commit path.
+
+    The store's own connection never checkpoints (``wal_autocheckpoint=0``); this
+    thread, on a connection of its own, runs ``wal_checkpoint(PASSIVE)`` shortly
+    after writes. PASSIVE never blocks a writer or reader, and SQLite releases the
+    GIL while it copies, so commits only wait for their own WAL append.
+    """
+
+    def __init__(self, path: str, interval: float = 0.02) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._wake = threading.Event()
+        self._stop = False
+        self._interval = interval
+        self._thread = threading.Thread(target=self._run, name="ordercore-checkpoint", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop:
+                return
+            time.sleep(self._interval)  # let a burst of commits land first
+            with suppress(sqlite3.Error):  # busy or closing: the next round retries
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        self._db.close()
 
 
 class SQLiteStore(BaseStore):
@@ -152,13 +429,26 @@ class SQLiteStore(BaseStore):
     same file. Writers queue on SQLite's write lock (``timeout`` seconds at most);
     readers never wait for writers.
 
+    A file that holds tables that are not ordercore's is refused with
+    :class:`~ordercore.errors.ForeignDatabase` and left untouched, unless
+    ``adopt=True`` says to add ordercore's tables (all named ``ordercore_*``)
+    beside the application's own.
+
     Args:
         path: The database file; ``":memory:"`` for a private in-memory database.
         timeout: Seconds to wait for another writer before failing.
         cache_mb: SQLite's page cache per connection, in MiB (64 by default; the
             indexes of a busy order table stay in memory).
-        synchronous: SQLite's ``synchronous`` pragma: ``"normal"`` (default, durable
-            at checkpoints, never corrupt) or ``"full"`` (every commit on disk).
+        synchronous: SQLite's ``synchronous`` pragma: ``"normal"`` (default: a
+            commit survives the process being killed, and the file is never
+            corrupt; the last commits may be lost on power failure) or ``"full"``
+            (every commit on disk before it returns).
+        checkpoint: ``"background"`` (default) copies the write-ahead log into the
+            database file in a thread of its own, off the commit path; ``"auto"``
+            lets SQLite do it inside the commits that cross its threshold.
+        read_only: Open for queries only, never writing the file (it may sit on a
+            read-only medium); writes raise :class:`~ordercore.errors.StoreReadOnly`.
+        adopt: Add ordercore's tables to a database that holds other tables.
 
     Example:
         >>> from ordercore import open_store
@@ -174,28 +464,65 @@ class SQLiteStore(BaseStore):
         timeout: float = 30.0,
         synchronous: str = "normal",
         cache_mb: int = 64,
+        checkpoint: str = "background",
+        read_only: bool = False,
+        adopt: bool = False,
         url: str | None = None,
     ) -> None:
         self.path = str(path)
         self.url = url or ("sqlite://" if self.path == ":memory:" else f"sqlite:///{self.path}")
-        if synchronous.lower() not in _SYNCHRONOUS:
+        self.read_only = bool(read_only)
+        if not isinstance(synchronous, str) or synchronous.lower() not in _SYNCHRONOUS:
             raise StoreURLError(
                 f"synchronous must be one of {sorted(_SYNCHRONOUS)}, got {synchronous!r}",
+                url=self.url,
+            )
+        if checkpoint not in _CHECKPOINT:
+            raise StoreURLError(
+                f"checkpoint must be one of {sorted(_CHECKPOINT)}, got {checkpoint!r}",
                 url=self.url,
             )
         if isinstance(cache_mb, bool) or not isinstance(cache_mb, int) or cache_mb < 1:
             raise StoreURLError(
                 f"cache_mb must be a whole number >= 1, got {cache_mb!r}", url=self.url
             )
-        self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+        if any(ord(char) < 32 for char in self.path):
+            raise StoreURLError(
+                "a sqlite database path cannot contain NUL or control characters", url=self.url
             )
+        self._lock = threading.RLock()
+        self._checkpointer: _Checkpointer | None = None
+        memory = self.path == ":memory:"
+        if self.read_only and (memory or not os.path.exists(self.path)):
+            raise StoreError(
+                f"cannot open {self.url} read-only: there is no database file at {self.path!r}"
+            )
+        try:
+            if self.read_only:
+                self._db = self._connect_read_only(timeout)
+            else:
+                self._db = sqlite3.connect(
+                    self.path, timeout=timeout, isolation_level=None, check_same_thread=False
+                )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
         try:
-            if self.path != ":memory:":
+            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            self._db.execute(f"PRAGMA cache_size={-1024 * cache_mb}")
+            if self.read_only:
+                self._check_readable()
+                return
+            foreign = _foreign_tables(self._db)
+            if foreign and not adopt:
+                raise ForeignDatabase(
+                    f"{self.path} holds tables that are not ordercore's ({', '.join(foreign[:5])}"
+                    f"{', ...' if len(foreign) > 5 else ''}); it was left untouched. Use a file "
+                    "of its own for the store, or pass adopt=True (?adopt=1) to add ordercore's "
+                    "tables beside them",
+                    path=self.path,
+                    tables=foreign[:10],
+                )
+            if not memory:
                 if self._db.execute("PRAGMA page_count").fetchone()[0] == 0:
                     # A new file: 16 KiB pages hold several order bodies each
                     # (one page per order at the 4 KiB default).
@@ -204,9 +531,10 @@ class SQLiteStore(BaseStore):
                 if str(mode).lower() != "wal":  # pragma: no cover - e.g. a read-only medium
                     raise StoreError(f"SQLite database {self.path!r} cannot use WAL mode")
             self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            self._db.execute(f"PRAGMA cache_size={-1024 * cache_mb}")
-            self._migrate()
+            apply_sqlite_migrations(self._db, COMPONENT, MIGRATIONS, where=self.path)
+            if not memory and checkpoint == "background":
+                self._db.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = _Checkpointer(self.path)
         except sqlite3.Error as exc:
             self._db.close()
             raise StoreError(f"cannot use SQLite database {self.path!r}: {exc}") from exc
@@ -214,13 +542,62 @@ class SQLiteStore(BaseStore):
             self._db.close()
             raise
 
+    def _connect_read_only(self, timeout: float) -> sqlite3.Connection:
+        """A connection that never writes the file.
+
+        ``mode=ro`` keeps reading safe while other processes write. Where SQLite
+        cannot make its shared-memory file (a read-only directory or medium),
+        no process can have the database open for writing in WAL mode, so the
+        file is opened as immutable instead.
+        """
+        location = quote(os.path.abspath(self.path))
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            db = sqlite3.connect(
+                f"file:{location}?{options}",
+                uri=True,
+                timeout=timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "unable to open" in str(exc) and "immutable" not in options:
+                    continue
+                raise
+            return db
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_readable(self) -> None:
+        """A read-only store needs a database already at this ordercore's schema."""
+        try:
+            rows = self._db.execute(
+                "SELECT version FROM ordercore_migrations WHERE component = ?", (COMPONENT,)
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                raise StoreError(
+                    f"cannot open {self.path} read-only: it is not an ordercore store of this "
+                    "version (open it once read-write to create or migrate it)"
+                ) from None
+            raise
+        if pending_migrations(COMPONENT, [row[0] for row in rows], MIGRATIONS, self.path):
+            raise StoreError(
+                f"cannot open {self.path} read-only: it needs migrating to this ordercore "
+                "(open it once read-write)"
+            )
+
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteStore:
-        """Open from ``sqlite:///path.db?timeout=30&synchronous=normal&cache_mb=64``."""
+        """Open from ``sqlite:///path.db?timeout=30&synchronous=normal&cache_mb=64``.
+
+        Further URL options: ``mode=ro`` (read-only), ``adopt=1``, ``checkpoint=auto``.
+        """
         path = parse_sqlite_url(url)
         query = dict(parse_qsl(url.partition("?")[2]))
         settings: dict[str, Any] = {}
-        unknown = set(query) - {"timeout", "synchronous", "cache_mb"}
+        unknown = set(query) - _OPTIONS
         if unknown:
             raise StoreURLError(f"unknown sqlite URL options: {sorted(unknown)}", url=url)
         if "timeout" in query:
@@ -230,12 +607,23 @@ class SQLiteStore(BaseStore):
                 raise StoreURLError(
                     f"timeout must be a number of seconds in {url!r}", url=url
                 ) from None
-        if "synchronous" in query:
-            settings["synchronous"] = query["synchronous"]
+        for name in ("synchronous", "checkpoint"):
+            if name in query:
+                settings[name] = query[name]
         if "cache_mb" in query:
             if not query["cache_mb"].isdigit():
                 raise StoreURLError(f"cache_mb must be a whole number in {url!r}", url=url)
             settings["cache_mb"] = int(query["cache_mb"])
+        if "mode" in query:
+            if query["mode"] not in ("ro", "rw", "rwc"):
+                raise StoreURLError(f"mode must be ro or rw in {url!r}", url=url)
+            settings["read_only"] = query["mode"] == "ro"
+        for name in ("adopt", "read_only"):
+            if name in query:
+                settings[name] = _flag(query[name], name, url)
+        unknown_options = set(options) - _OPTIONS
+        if unknown_options:
+            raise StoreURLError(f"unknown sqlite options: {sorted(unknown_options)}", url=url)
         settings.update(options)
         return cls(path, url=url, **settings)
 
@@ -245,12 +633,23 @@ class SQLiteStore(BaseStore):
         with self._lock:
             if not self._closed:
                 self._closed = True
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
                 self._db.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding SQLite's write lock from the start."""
-        self._check_open()
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the store's connection, holding SQLite's write lock.
+
+        For components sharing the file (an inventory writing stock and its outbox
+        message with :func:`write_outbox`): everything done with the connection
+        commits together, or rolls back when the block raises.
+
+        Raises:
+            StoreReadOnly: the store is read-only.
+            StoreError: the transaction could not start or commit.
+        """
+        self._check_writable()
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -272,6 +671,10 @@ class SQLiteStore(BaseStore):
                 except sqlite3.Error as exc:
                     self._db.execute("ROLLBACK")
                     raise StoreError(f"commit failed on {self.url}: {exc}") from exc
+        if self._checkpointer is not None:
+            self._checkpointer.notify()
+
+    _write = transaction
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self._check_open()
@@ -281,100 +684,115 @@ class SQLiteStore(BaseStore):
             except sqlite3.Error as exc:
                 raise StoreError(f"query failed on {self.url}: {exc}") from exc
 
-    def _migrate(self) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS ordercore_schema (version INTEGER PRIMARY KEY, "
-                "description TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    def migrate_component(
+        self,
+        component: str,
+        migrations: Sequence[Migration],
+        steps: Mapping[str, Callable[[sqlite3.Connection], None]] | None = None,
+    ) -> list[int]:
+        """Apply another component's schema steps to this store's file.
+
+        See :func:`apply_sqlite_migrations`.
+        """
+        self._check_writable()
+        with self._lock:
+            return apply_sqlite_migrations(
+                self._db, component, migrations, where=self.path, steps=steps
             )
-            applied = {row[0] for row in db.execute("SELECT version FROM ordercore_schema")}
-            known = {version for version, _, _ in MIGRATIONS}
-            newer = sorted(applied - known)
-            if newer:
-                raise MigrationError(
-                    f"{self.path} has schema version {newer[-1]}, newer than this ordercore "
-                    f"knows ({max(known)}); upgrade ordercore"
-                )
-            for version, description, script in MIGRATIONS:
-                if version in applied:
-                    continue
-                for statement in filter(str.strip, script.split(";")):
-                    db.execute(statement)
-                db.execute(
-                    "INSERT INTO ordercore_schema VALUES (?, ?, ?)",
-                    (version, description, utc_now().isoformat()),
-                )
-        except MigrationError:
-            db.execute("ROLLBACK")
-            raise
-        except sqlite3.Error as exc:
-            db.execute("ROLLBACK")
-            raise MigrationError(f"migrating {self.path} failed: {exc}") from exc
-        db.execute("COMMIT")
+
+    def schema_versions(self) -> dict[str, int]:
+        """The highest schema step applied, per component (``{"orders": 2, ...}``)."""
+        rows = self._read(
+            "SELECT component, max(version) FROM ordercore_migrations GROUP BY component"
+        )
+        return {component: int(version) for component, version in rows}
 
     def schema_version(self) -> int:
-        """The highest migration applied to the database."""
-        return int(self._read("SELECT max(version) FROM ordercore_schema")[0][0])
+        """The highest schema step of the order tables."""
+        return self.schema_versions()[COMPONENT]
 
     def integrity_check(self) -> list[str]:
-        """Check the file and ordercore's invariants; return the problems found (none: ``[]``).
-
-        Besides SQLite's own check: every order's row agrees with its JSON body, and
-        its versions 1..N each have exactly one change-log entry (one outbox message
-        per committed change).
-        """
+        self._check_open()
         problems = [row[0] for row in self._read("PRAGMA integrity_check") if row[0] != "ok"]
-        for order_id, version, body in self._read("SELECT id, version, body FROM orders"):
-            stored = json.loads(body)
-            if stored.get("id") != order_id or stored.get("version") != version:
-                problems.append(f"order {order_id}: row and body disagree")
         rows = self._read(
-            "SELECT o.id, o.version, count(DISTINCT c.order_version), "
-            "sum(c.topic != 'order.events'), min(c.order_version), max(c.order_version) "
-            "FROM orders o LEFT JOIN order_changes c ON c.order_id = o.id GROUP BY o.id"
+            "SELECT id, version, channel, channel_order_id, status, body FROM ordercore_orders"
         )
-        for order_id, version, versions, changes, low, high in rows:
-            if (versions, changes, low, high) != (version, version, 1, version):
-                problems.append(
-                    f"order {order_id}: version {version} but change log has versions "
-                    f"{low}..{high} ({changes} changes)"
-                )
+        for order_id, version, channel, channel_order_id, status, body in rows:
+            stored = json.loads(body)
+            if (
+                stored.get("id"),
+                stored.get("version"),
+                stored.get("channel"),
+                stored.get("channel_order_id"),
+                stored.get("status"),
+            ) != (order_id, version, channel, channel_order_id, status):
+                problems.append(f"order {order_id}: row and body disagree")
+        summary = self._read(
+            "SELECT o.id, o.version, count(DISTINCT c.aggregate_version), "
+            "sum(c.topic != 'order.events'), min(c.aggregate_version), max(c.aggregate_version) "
+            "FROM ordercore_orders o LEFT JOIN ordercore_outbox c "
+            "ON c.stream = 'order' AND c.aggregate_id = o.id GROUP BY o.id"
+        )
+        for order_id, version, versions, changes, low, high in summary:
+            problems.extend(
+                change_log_problems(order_id, version, versions, changes or 0, low, high)
+            )
+        orphans = self._read(
+            "SELECT DISTINCT c.aggregate_id FROM ordercore_outbox c LEFT JOIN ordercore_orders o "
+            "ON o.id = c.aggregate_id WHERE c.stream = 'order' AND o.id IS NULL"
+        )
+        problems.extend(f"outbox names missing order {row[0]}" for row in orphans)
         return problems
 
     # -- writes ---------------------------------------------------------------------------
 
-    def _record(self, db: sqlite3.Connection, change: Change) -> None:
+    @staticmethod
+    def _record(db: sqlite3.Connection, change: Change, now_us: int | None = None) -> None:
         order = change.order
         db.execute(
-            _CHANGE_INSERT, (order.id, order.version, change.topic, change.outbox_json, _now_us())
+            _OUTBOX_INSERT,
+            (
+                ORDER_STREAM,
+                order.id,
+                order.version,
+                change.event_id,
+                change.topic,
+                change.outbox_json,
+                now_us or _now_us(),
+            ),
         )
 
     def _duplicate(self, db: sqlite3.Connection, order: Order) -> DuplicateOrder:
-        row = db.execute("SELECT 1 FROM orders WHERE id = ?", (order.id,)).fetchone()
+        row = db.execute("SELECT 1 FROM ordercore_orders WHERE id = ?", (order.id,)).fetchone()
         if row is not None:
             return id_taken(order)
         row = db.execute(
-            "SELECT id FROM orders WHERE channel = ? AND channel_order_id = ?", order.key
+            "SELECT id FROM ordercore_orders WHERE channel = ? AND channel_order_id = ?",
+            order.key,
         ).fetchone()
         return key_taken(order, row[0] if row else None)
+
+    def _load(self, db: sqlite3.Connection, order_id: str) -> Order | None:
+        row = db.execute(
+            "SELECT body, raw, raw_type FROM ordercore_orders WHERE id = ?", (order_id,)
+        ).fetchone()
+        return None if row is None else load_stored_order(*row)
 
     def _replay(self, db: sqlite3.Connection, key: str | None, fingerprint: str) -> Order | None:
         if key is None:
             return None
         row = db.execute(
-            "SELECT fingerprint, result FROM idempotency_keys WHERE key = ?", (key,)
+            "SELECT fingerprint, result FROM ordercore_idempotency WHERE key = ?", (key,)
         ).fetchone()
         if row is None:
             return None
         if row[0] != fingerprint:
             raise key_reused(key)
         order_id = json.loads(row[1])["order_id"]
-        body = db.execute("SELECT body FROM orders WHERE id = ?", (order_id,)).fetchone()
-        if body is None:  # pragma: no cover - keys are written with their order
+        order = self._load(db, order_id)
+        if order is None:  # pragma: no cover - keys are written with their order
             raise order_not_found(order_id)
-        return Order.model_validate_json(body[0])
+        return order
 
     @staticmethod
     def _remember_write(
@@ -382,11 +800,11 @@ class SQLiteStore(BaseStore):
     ) -> None:
         if key is not None:
             db.execute(
-                "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?)",
+                "INSERT INTO ordercore_idempotency VALUES (?, ?, ?, ?)",
                 (
                     key,
                     fingerprint,
-                    dumps({"order_id": order.id, "version": order.version}),
+                    json.dumps({"order_id": order.id, "version": order.version}),
                     _now_us(),
                 ),
             )
@@ -399,16 +817,17 @@ class SQLiteStore(BaseStore):
         actor: Actor | None = None,
         idempotency_key: str | None = None,
     ) -> Order:
+        self._check_writable()
         fingerprint = order_fingerprint(order) if idempotency_key else ""
-        change = self._new_change(order, events, actor) if order.version == 0 else None
+        change = self.new_change(order, events, actor) if order.version == 0 else None
         with self._write() as db:
             replayed = self._replay(db, idempotency_key, fingerprint)
             if replayed is not None:
                 return replayed
             if change is None:
-                change = self._new_change(order, events, actor)  # raises VersionConflict
+                change = self.new_change(order, events, actor)  # raises VersionConflict
             try:
-                db.execute(_ORDER_INSERT, _order_row(change.order))
+                db.execute(_ORDER_INSERT, _row_values(order_row(change.order)))
             except sqlite3.IntegrityError as exc:
                 if not _is_unique_violation(exc):
                     raise
@@ -417,41 +836,105 @@ class SQLiteStore(BaseStore):
             self._remember_write(db, idempotency_key, fingerprint, change.order)
         return change.order
 
-    def put_many(self, orders: Iterable[Order], *, actor: Actor | None = None) -> list[Order]:
-        now = utc_now()
-        at = now.isoformat().replace("+00:00", "Z")
-        changes = [self._new_change(order, (), actor, now, at) for order in orders]
-        if not changes:
-            return []
-        seen: set[str] = set()
-        for change in changes:
-            if change.order.id in seen:
-                raise id_taken(change.order, in_batch=True)
-            seen.add(change.order.id)
+    def put_many(
+        self,
+        orders: Iterable[Order],
+        *,
+        actor: Actor | None = None,
+        on_existing: OnExisting | str = "error",
+    ) -> BatchResult:
+        self._check_writable()
+        policy = OnExisting(on_existing)
+        batch = list(orders)
+        if not batch:
+            return BatchResult(())
+        now, at = self.batch_clock()
+        if policy is not OnExisting.ERROR:
+            return self._put_planned(batch, actor, policy, now, at)
+        changes = [self.new_change(order, (), actor, now, at) for order in batch]
+        self.check_batch_ids(changes)
         now_us = _now_us()
-        order_rows = [_order_row(change.order) for change in changes]
+        order_rows = [_row_values(order_row(change.order)) for change in changes]
         change_rows = [
-            (c.order.id, c.order.version, c.topic, c.outbox_json, now_us) for c in changes
+            (ORDER_STREAM, c.order.id, 1, c.event_id, c.topic, c.outbox_json, now_us)
+            for c in changes
         ]
         try:
             with self._write() as db:
                 db.executemany(_ORDER_INSERT, order_rows)
-                db.executemany(_CHANGE_INSERT, change_rows)
+                db.executemany(_OUTBOX_INSERT, change_rows)
         except sqlite3.IntegrityError:
             raise self._batch_duplicate([c.order for c in changes]) from None
-        return [change.order for change in changes]
+        return BatchResult(PutOutcome(Outcome.CREATED, c.order) for c in changes)
+
+    def _existing(
+        self, db: sqlite3.Connection, batch: Sequence[Order]
+    ) -> tuple[dict[tuple[str, str], ExistingOrder], dict[str, tuple[str, str]]]:
+        existing: dict[tuple[str, str], ExistingOrder] = {}
+        taken: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(batch), _CHUNK):
+            chunk = batch[start : start + _CHUNK]
+            pairs = ", ".join("(?, ?)" for _ in chunk)
+            rows = db.execute(
+                "SELECT id, channel, channel_order_id, version, channel_updated_at "
+                f"FROM ordercore_orders WHERE (channel, channel_order_id) IN (VALUES {pairs})",
+                [part for order in chunk for part in order.key],
+            ).fetchall()
+            for order_id, channel, channel_order_id, version, changed in rows:
+                existing[(channel, channel_order_id)] = ExistingOrder(
+                    order_id,
+                    channel,
+                    channel_order_id,
+                    version,
+                    None if changed is None else from_micros(changed),
+                )
+            marks = ", ".join("?" for _ in chunk)
+            for order_id, channel, channel_order_id in db.execute(
+                f"SELECT id, channel, channel_order_id FROM ordercore_orders WHERE id IN ({marks})",
+                [order.id for order in chunk],
+            ):
+                taken[order_id] = (channel, channel_order_id)
+        return existing, taken
+
+    def _put_planned(
+        self,
+        batch: list[Order],
+        actor: Actor | None,
+        policy: OnExisting,
+        now: datetime,
+        at: str,
+    ) -> BatchResult:
+        with self._write() as db:
+            existing, taken = self._existing(db, batch)
+            plan = plan_batch(
+                batch, existing, taken, policy, lambda o: self.new_change(o, (), actor, now, at)
+            )
+            now_us = _now_us()
+            written: dict[int, PutOutcome] = {}
+            if plan.inserts:
+                db.executemany(
+                    _ORDER_INSERT, [_row_values(order_row(c.order)) for _, c in plan.inserts]
+                )
+            for index, change in plan.inserts:
+                self._record(db, change, now_us)
+                written[index] = PutOutcome(Outcome.CREATED, change.order)
+            for index, incoming, stored_ref in plan.replaces:
+                stored = self._load(db, stored_ref.id)
+                assert stored is not None  # read under the same write lock
+                change = self.replace_change(incoming, stored, actor, now)
+                values = _row_values(order_row(change.order))
+                db.execute(_ORDER_UPDATE, (*values[1:], stored.id, stored.version))
+                self._record(db, change, now_us)
+                written[index] = PutOutcome(Outcome.UPDATED, change.order)
+        return plan.result(written)
 
     def _batch_duplicate(self, orders: list[Order]) -> DuplicateOrder:
         """Name the first order of a rolled-back batch that clashes."""
-        keys: dict[tuple[str, str], str] = {}
-        for order in orders:
-            if order.key in keys:
-                return key_taken(order, keys[order.key], in_batch=True)
-            keys[order.key] = order.id
         with self._lock:
             for order in orders:
                 clash = self._db.execute(
-                    "SELECT 1 FROM orders WHERE id = ? OR (channel = ? AND channel_order_id = ?)",
+                    "SELECT 1 FROM ordercore_orders WHERE id = ? "
+                    "OR (channel = ? AND channel_order_id = ?)",
                     (order.id, *order.key),
                 ).fetchone()
                 if clash is not None:
@@ -468,156 +951,154 @@ class SQLiteStore(BaseStore):
         actor: Actor | None = None,
         idempotency_key: str | None = None,
     ) -> Order:
+        self._check_writable()
         fingerprint = order_fingerprint(order) if idempotency_key else ""
-        change = self._update_change(order, events, actor)
+        if order.version < 1:
+            self.update_change(order, events, actor, "", None)  # raises VersionConflict
         with self._write() as db:
             replayed = self._replay(db, idempotency_key, fingerprint)
             if replayed is not None:
                 return replayed
-            stored = change.order
-            assert stored.updated_at is not None
+            current = db.execute(
+                "SELECT version, status, status_since FROM ordercore_orders WHERE id = ?",
+                (order.id,),
+            ).fetchone()
+            if current is None:
+                raise order_not_found(order.id)
+            if current[0] != order.version:
+                raise stale_version(order, current[0])
+            change = self.update_change(order, events, actor, current[1], from_micros(current[2]))
+            values = _row_values(order_row(change.order))
             try:
-                cursor = db.execute(
-                    "UPDATE orders SET channel = ?, channel_order_id = ?, shop_id = ?, "
-                    "status = ?, created_at = ?, updated_at = ?, version = ?, tags = ?, "
-                    "body = ? WHERE id = ? AND version = ?",
-                    (*_order_row(stored)[1:], order.id, order.version),
-                )
+                db.execute(_ORDER_UPDATE, (*values[1:], order.id, order.version))
             except sqlite3.IntegrityError as exc:
                 if not _is_unique_violation(exc):
                     raise
                 raise self._duplicate(db, order) from None
-            if cursor.rowcount != 1:
-                row = db.execute("SELECT version FROM orders WHERE id = ?", (order.id,)).fetchone()
-                if row is None:
-                    raise order_not_found(order.id)
-                raise stale_version(order, row[0])
             self._record(db, change)
-            self._remember_write(db, idempotency_key, fingerprint, stored)
-        return stored
+            self._remember_write(db, idempotency_key, fingerprint, change.order)
+        return change.order
 
     def append_events(self, order_id: str, events: Sequence[OrderEvent]) -> None:
+        self._check_writable()
         with self._write() as db:
-            row = db.execute("SELECT body FROM orders WHERE id = ?", (order_id,)).fetchone()
-            if row is None:
+            order = self._load(db, order_id)
+            if order is None:
                 raise order_not_found(order_id)
-            order = Order.model_validate_json(row[0])
-            self._record(db, self._events_change(order, events))
+            self._record(db, self.events_change(order, events))
+
+    def publish(self, entries: Iterable[OutboxEntry]) -> list[int]:
+        self._check_writable()
+        items = list(entries)
+        with self._write() as db:
+            return write_outbox(db, items)
 
     # -- reads ------------------------------------------------------------------------------
 
     def get(self, order_id: str) -> Order:
-        rows = self._read("SELECT body FROM orders WHERE id = ?", (order_id,))
+        rows = self._read(
+            "SELECT body, raw, raw_type FROM ordercore_orders WHERE id = ?", (order_id,)
+        )
         if not rows:
             raise order_not_found(order_id)
-        return Order.model_validate_json(rows[0][0])
+        return load_stored_order(*rows[0])
 
     def find(self, channel: str, channel_order_id: str) -> Order | None:
         rows = self._read(
-            "SELECT body FROM orders WHERE channel = ? AND channel_order_id = ?",
+            "SELECT body, raw, raw_type FROM ordercore_orders "
+            "WHERE channel = ? AND channel_order_id = ?",
             (channel, channel_order_id),
         )
-        return Order.model_validate_json(rows[0][0]) if rows else None
-
-    @staticmethod
-    def _where(query: OrderQuery, *, paged: bool) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.channel is not None:
-            clauses.append("channel = ?")
-            params.append(query.channel)
-        if query.shop_id is not None:
-            clauses.append("shop_id = ?")
-            params.append(query.shop_id)
-        if query.status is not None:
-            clauses.append(f"status IN ({', '.join('?' * len(query.status))})")
-            params.extend(query.status)
-        if query.tag is not None:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(orders.tags) WHERE value = ?)")
-            params.append(query.tag)
-        if query.created_from is not None:
-            clauses.append("created_at >= ?")
-            params.append(to_micros(query.created_from))
-        if query.created_to is not None:
-            clauses.append("created_at < ?")
-            params.append(to_micros(query.created_to))
-        if paged and query.after is not None:
-            after_us = to_micros(query.after[0])
-            clauses.append("(created_at > ? OR (created_at = ? AND id > ?))")
-            params.extend([after_us, after_us, query.after[1]])
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+        return load_stored_order(*rows[0]) if rows else None
 
     def _query(self, query: OrderQuery) -> list[Order]:
-        where, params = self._where(query, paged=True)
+        where, params = query_where(query, _DIALECT, paged=True)
         rows = self._read(
-            f"SELECT body FROM orders{where} ORDER BY created_at, id LIMIT ?",
+            f"SELECT body, raw, raw_type FROM ordercore_orders{where} "
+            "ORDER BY created_at, id LIMIT ?",
             [*params, query.limit],
         )
-        return [Order.model_validate_json(row[0]) for row in rows]
+        return [load_stored_order(*row) for row in rows]
 
     def _count(self, query: OrderQuery) -> int:
-        where, params = self._where(query, paged=False)
-        return int(self._read(f"SELECT count(*) FROM orders{where}", params)[0][0])
+        where, params = query_where(query, _DIALECT, paged=False)
+        return int(self._read(f"SELECT count(*) FROM ordercore_orders{where}", params)[0][0])
 
     def events(self, order_id: str) -> list[OrderEvent]:
         rows = self._read(
-            "SELECT payload FROM order_changes WHERE order_id = ? ORDER BY id", (order_id,)
+            "SELECT payload FROM ordercore_outbox WHERE stream = 'order' AND aggregate_id = ? "
+            "ORDER BY id",
+            (order_id,),
         )
         return events_from_payloads(row[0] for row in rows)
 
     # -- outbox -------------------------------------------------------------------------------
 
     def claim_outbox(self, limit: int = 100, *, lease_seconds: float = 30.0) -> list[OutboxMessage]:
+        self._check_writable()
         now = _now_us()
         until = now + int(lease_seconds * 1_000_000)
         with self._write() as db:
+            # A message waits while an earlier one of its aggregate is out with another
+            # worker, so each aggregate's messages are handled in order.
             rows = db.execute(
-                "SELECT id, topic, order_id, order_version, payload, created_at, attempts "
-                "FROM order_changes WHERE delivered_at IS NULL AND claimed_until <= ? "
+                "SELECT id, stream, aggregate_id, aggregate_version, event_id, topic, payload, "
+                "created_at, attempts FROM ordercore_outbox AS m "
+                "WHERE delivered_at IS NULL AND claimed_until <= ? AND NOT EXISTS ("
+                "SELECT 1 FROM ordercore_outbox AS e WHERE e.stream = m.stream "
+                "AND e.aggregate_id = m.aggregate_id AND e.id < m.id "
+                "AND e.delivered_at IS NULL AND e.claimed_until > ?) "
                 "ORDER BY id LIMIT ?",
-                (now, limit),
+                (now, now, limit),
             ).fetchall()
             db.executemany(
-                "UPDATE order_changes SET claimed_until = ?, attempts = attempts + 1 WHERE id = ?",
+                "UPDATE ordercore_outbox SET claimed_until = ?, attempts = attempts + 1 "
+                "WHERE id = ?",
                 [(until, row[0]) for row in rows],
             )
         return [
             OutboxMessage(
                 id=row[0],
-                topic=row[1],
-                order_id=row[2],
-                order_version=row[3],
-                payload=json.loads(row[4]),
-                created_at=from_micros(row[5]),
-                attempts=row[6] + 1,
+                stream=row[1],
+                aggregate_id=row[2],
+                aggregate_version=row[3],
+                event_id=row[4],
+                topic=row[5],
+                payload=json.loads(row[6]),
+                created_at=from_micros(row[7]),
+                attempts=row[8] + 1,
             )
             for row in rows
         ]
 
     def ack_outbox(self, ids: Iterable[int]) -> None:
+        self._check_writable()
         now = _now_us()
         with self._write() as db:
             db.executemany(
-                "UPDATE order_changes SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL",
+                "UPDATE ordercore_outbox SET delivered_at = ? "
+                "WHERE id = ? AND delivered_at IS NULL",
                 [(now, message_id) for message_id in ids],
             )
 
     def outbox_pending(self) -> int:
         return int(
-            self._read("SELECT count(*) FROM order_changes WHERE delivered_at IS NULL")[0][0]
+            self._read("SELECT count(*) FROM ordercore_outbox WHERE delivered_at IS NULL")[0][0]
         )
 
     # -- idempotency ----------------------------------------------------------------------------
 
     def remember(self, key: str, fingerprint: str, result: Mapping[str, Any]) -> IdempotencyRecord:
+        self._check_writable()
         text = result_json(result)
         with self._write() as db:
             db.execute(
-                "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO ordercore_idempotency VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
                 (key, fingerprint, text, _now_us()),
             )
             row = db.execute(
-                "SELECT fingerprint, result, created_at FROM idempotency_keys WHERE key = ?",
+                "SELECT fingerprint, result, created_at FROM ordercore_idempotency WHERE key = ?",
                 (key,),
             ).fetchone()
         if row[0] != fingerprint:
@@ -628,7 +1109,8 @@ class SQLiteStore(BaseStore):
 
     def recall(self, key: str) -> IdempotencyRecord | None:
         rows = self._read(
-            "SELECT fingerprint, result, created_at FROM idempotency_keys WHERE key = ?", (key,)
+            "SELECT fingerprint, result, created_at FROM ordercore_idempotency WHERE key = ?",
+            (key,),
         )
         if not rows:
             return None

@@ -23,15 +23,18 @@ from typing import Any, ClassVar
 import pytest
 
 from ordercore.errors import (
+    ConfigurationError,
     DuplicateOrder,
     IdempotencyConflict,
     OrderNotFound,
     StoreClosed,
+    StoreReadOnly,
     VersionConflict,
 )
 from ordercore.schema import Actor, ActorKind, Order, OrderEvent, OrderStatus
-from ordercore.storage import OrderQuery, OrderStore
+from ordercore.storage import OrderQuery, OrderStore, OutboxEntry, Outcome
 from ordercore.testing._factory import OrderFactory
+from ordercore.timestamps import parse_channel_time
 
 __all__ = ["StoreConformance"]
 
@@ -41,11 +44,25 @@ _START = datetime(2026, 11, 1, tzinfo=UTC)
 class StoreConformance:
     """Tests that hold for every :class:`~ordercore.storage.OrderStore`.
 
+    A backend says what it supports in :attr:`capabilities` (as SQLAlchemy's
+    suite does with its requirements); tests of anything else are skipped with
+    the capability named as the reason.
+
     Attributes:
         r6_trials: How many two-writer races the optimistic-concurrency test runs.
+        capabilities: What the backend supports beyond the protocol:
+            ``"reopen"`` (the ``reopen`` fixture gives another, independent handle
+            on the same data), ``"read_only"`` (the ``read_only`` fixture gives a
+            read-only handle on it), ``"persistent"`` (data outlives the handle).
     """
 
     r6_trials: ClassVar[int] = 1000
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def require(self, capability: str) -> None:
+        """Skip the calling test unless the backend declares ``capability``."""
+        if capability not in self.capabilities:
+            pytest.skip(f"{type(self).__name__} does not declare the {capability!r} capability")
 
     @pytest.fixture
     def store(self) -> OrderStore:  # pragma: no cover - always overridden
@@ -55,6 +72,11 @@ class StoreConformance:
     def reopen(self, store: OrderStore) -> Callable[[], OrderStore]:
         """Another handle on the same database; backends that can, override it."""
         return lambda: store
+
+    @pytest.fixture
+    def read_only(self, store: OrderStore) -> Callable[[], OrderStore]:
+        """A read-only handle on the same data; backends with ``"read_only"`` override it."""
+        return lambda: pytest.fail("a 'read_only' backend must override the read_only fixture")
 
     @pytest.fixture
     def factory(self) -> OrderFactory:
@@ -71,8 +93,10 @@ class StoreConformance:
         assert stored.version == 1
         assert stored.recorded_at is not None and stored.updated_at == stored.recorded_at
         assert stored.model_dump(
-            exclude={"version", "recorded_at", "updated_at"}
-        ) == order.model_dump(exclude={"version", "recorded_at", "updated_at"})
+            exclude={"version", "recorded_at", "updated_at", "status_since"}
+        ) == order.model_dump(exclude={"version", "recorded_at", "updated_at", "status_since"})
+        assert stored.status_since == stored.recorded_at
+        assert store.get(stored.id) == stored
         assert store.get(order.id) == stored
 
     def test_personal_data_survives_the_round_trip(
@@ -141,7 +165,9 @@ class StoreConformance:
     def test_put_many_stores_every_order(self, store: OrderStore, factory: OrderFactory) -> None:
         """A batch is stored whole, each order at version 1 with one outbox message."""
         orders = list(factory.orders(50))
-        stored = store.put_many(orders)
+        result = store.put_many(orders)
+        assert result.counts() == {"created": 50}
+        stored = result.orders
         assert [o.id for o in stored] == [o.id for o in orders]
         assert {o.version for o in stored} == {1}
         assert store.count() == 50
@@ -173,8 +199,288 @@ class StoreConformance:
 
     def test_put_many_of_nothing_is_a_no_op(self, store: OrderStore) -> None:
         """An empty batch stores nothing and does not fail."""
-        assert store.put_many([]) == []
+        assert list(store.put_many([])) == []
         assert store.count() == 0
+
+    # -- ingest-ready batches --------------------------------------------------------------
+
+    def test_put_many_skip_leaves_stored_orders_alone(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """An overlapping re-poll with on_existing="skip" stores only the new orders."""
+        first = list(factory.orders(5))
+        store.put_many(first)
+        fresh = list(factory.orders(3))
+        repoll = [
+            factory.order(channel=o.channel, channel_order_id=o.channel_order_id) for o in first[3:]
+        ]
+        result = store.put_many([*repoll, *fresh], on_existing="skip")
+        assert [o.outcome for o in result] == [Outcome.SKIPPED] * 2 + [Outcome.CREATED] * 3
+        assert result.counts() == {"skipped": 2, "created": 3}
+        assert first[3].id in (result[0].reason or "")
+        assert [o.id for o in result.orders] == [o.id for o in fresh]
+        assert store.count() == 8
+        assert store.outbox_pending() == 8
+        assert store.find(first[3].channel, first[3].channel_order_id) == store.get(first[3].id)
+
+    def test_put_many_replace_if_newer_follows_the_channel_modified_time(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """Newer deliveries replace (stored id kept, version + 1), the same time is unchanged,
+        older or undated ones are skipped, and what cannot be stored is rejected alone."""
+        t0 = datetime(2026, 11, 20, 8, tzinfo=UTC)
+        base = [
+            factory.order(
+                channel="taobao", status="paid", channel_updated_at=parse_channel_time(t0)
+            )
+            for _ in range(4)
+        ]
+        stored = store.put_many(base).orders
+
+        def again(order: Order, minutes: int | None, **changes: Any) -> Order:
+            when = None if minutes is None else parse_channel_time(t0 + timedelta(minutes=minutes))
+            return factory.order(
+                channel=order.channel,
+                channel_order_id=order.channel_order_id,
+                channel_updated_at=when,
+                **changes,
+            )
+
+        newer = again(base[0], 5, status="shipped")
+        versioned = factory.order().evolve(version=3)
+        stolen_id = factory.order().evolve(id=stored[3].id)
+        result = store.put_many(
+            [
+                newer,
+                again(base[1], 0),
+                again(base[2], -5, status="cancelled"),
+                again(base[3], None, status="cancelled"),
+                again(base[0], 9, status="completed"),  # repeated within the batch
+                versioned,
+                stolen_id,
+            ],
+            on_existing="replace_if_newer",
+        )
+        assert [o.outcome for o in result] == [
+            Outcome.UPDATED,
+            Outcome.UNCHANGED,
+            Outcome.SKIPPED,
+            Outcome.SKIPPED,
+            Outcome.SKIPPED,
+            Outcome.REJECTED,
+            Outcome.REJECTED,
+        ]
+        replaced = store.get(stored[0].id)
+        assert (replaced.id, replaced.version, replaced.status) == (stored[0].id, 2, "shipped")
+        assert replaced.recorded_at == stored[0].recorded_at
+        before = stored[0].recorded_at
+        assert replaced.status_since is not None and before is not None
+        assert replaced.status_since > before
+        assert result[0].order == replaced
+        assert [e.type for e in store.events(stored[0].id)] == ["order.created", "order.updated"]
+        for original in stored[1:]:
+            assert store.get(original.id) == original
+        assert store.count() == 4
+        assert store.outbox_pending() == 5
+
+    def test_put_many_reports_every_outcome_under_skip_even_when_nothing_is_new(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A page seen before is all skipped, and the store and outbox stay as they were."""
+        orders = list(factory.orders(4))
+        store.put_many(orders)
+        again = store.put_many(orders, on_existing="skip")
+        assert again.counts() == {"skipped": 4}
+        assert again.orders == []
+        assert store.outbox_pending() == 4
+
+    def test_put_many_refuses_an_unknown_policy(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """on_existing takes error, skip or replace_if_newer."""
+        with pytest.raises(ValueError, match="upsert"):
+            store.put_many([factory.order()], on_existing="upsert")
+        assert store.count() == 0
+
+    # -- time in state and sub-states -------------------------------------------------------
+
+    def test_status_since_moves_only_when_the_status_changes(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """status_since starts at the first write, stays through same-status edits, and moves
+        on a status change; queries select by it."""
+        stored = store.put(factory.order(channel="jd", status="paid"))
+        assert stored.status_since == stored.recorded_at
+        edited = store.update(stored.evolve(seller_note="call before delivery"))
+        assert edited.status_since == stored.status_since
+        moved = store.update(edited.evolve(status=OrderStatus.ALLOCATED))
+        assert moved.status_since is not None and stored.status_since is not None
+        assert moved.status_since == moved.updated_at
+        assert moved.status_since > stored.status_since
+        waiting = store.put(factory.order(channel="jd", status="paid"))
+        assert waiting.status_since is not None
+        cut = waiting.status_since + timedelta(microseconds=1)
+        assert [o.id for o in store.query(status="paid", status_since_to=cut)] == [waiting.id]
+        assert [o.id for o in store.query(status_since_from=cut)] == []
+        assert store.count(status_since_from=moved.status_since) == 2
+
+    def test_orders_are_queried_by_node(self, store: OrderStore, factory: OrderFactory) -> None:
+        """The atomic node (lifecycle sub-state) is stored and filters queries."""
+        held = store.put(factory.order(channel="jd", status="allocated", node="awaiting_outbound"))
+        store.put(factory.order(channel="jd", status="allocated"))
+        assert [o.id for o in store.query(node="awaiting_outbound")] == [held.id]
+        assert store.count(node="qc_failed") == 0
+
+    def test_the_raw_payload_comes_back_byte_for_byte(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """The payload as received (escapes, big numbers, odd spacing) is kept exactly."""
+        text = '{"tid": 3918273640987654321, "note":"\\u4f60 好", "amt" : 12.30}\n'
+        order = factory.order().evolve(raw={"text": text, "content_type": "application/json"})
+        stored = store.put(order)
+        back = store.get(stored.id)
+        assert back.raw is not None and back.raw.text == text
+        assert back == stored
+        assert store.query(channel=order.channel)[0].raw == back.raw
+
+    # -- one outbox for every aggregate ------------------------------------------------------
+
+    def test_order_messages_are_keyed_by_stream_aggregate_and_event_id(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """Order messages say stream "order", the order id and version, and a unique event id
+        equal to the id of the change's first event."""
+        stored = store.put(factory.order(status="paid"))
+        store.update(stored.evolve(status=OrderStatus.ALLOCATED))
+        store.put_many(list(factory.orders(3)))
+        messages = store.claim_outbox(10)
+        assert {m.stream for m in messages} == {"order"}
+        assert [(m.aggregate_id, m.aggregate_version) for m in messages[:2]] == [
+            (stored.id, 1),
+            (stored.id, 2),
+        ]
+        assert len({m.event_id for m in messages}) == 5
+        for message in messages:
+            assert message.event_id == message.payload["events"][0]["event_id"]
+        assert [e.event_id for e in store.events(stored.id)] == [m.event_id for m in messages[:2]]
+
+    def test_other_aggregates_publish_through_the_same_outbox(self, store: OrderStore) -> None:
+        """publish() writes messages of other streams, idempotently per event id."""
+        entries = [
+            OutboxEntry(
+                stream="stock",
+                aggregate_id="SKU-1@WH1",
+                aggregate_version=v,
+                topic="stock.reserved",
+                payload={"available": 10 - v},
+            )
+            for v in (1, 2)
+        ]
+        ids = store.publish(entries)
+        assert len(ids) == 2 and ids[0] < ids[1]
+        assert store.publish(entries[:1]) == ids[:1]
+        assert store.outbox_pending() == 2
+        messages = store.claim_outbox(10)
+        assert [(m.stream, m.aggregate_id, m.aggregate_version, m.event_id) for m in messages] == [
+            ("stock", "SKU-1@WH1", v, e.event_id) for v, e in zip((1, 2), entries, strict=True)
+        ]
+        assert messages[1].payload == {"available": 8}
+        assert store.integrity_check() == []
+
+    def test_messages_of_one_aggregate_are_handed_out_in_order(
+        self, store: OrderStore, reopen: Callable[[], OrderStore], factory: OrderFactory
+    ) -> None:
+        """While one worker holds an aggregate's message, nobody gets its later ones; other
+        aggregates' messages flow meanwhile."""
+        other = reopen()
+        first = store.put(factory.order(status="paid"))
+        store.update(first.evolve(status=OrderStatus.ALLOCATED))
+        second = store.put(factory.order(status="paid"))
+        held = store.claim_outbox(1, lease_seconds=60)
+        assert [(m.aggregate_id, m.aggregate_version) for m in held] == [(first.id, 1)]
+        meanwhile = other.claim_outbox(10, lease_seconds=60)
+        assert [(m.aggregate_id, m.aggregate_version) for m in meanwhile] == [(second.id, 1)]
+        store.ack_outbox([held[0].id])
+        after = other.claim_outbox(10, lease_seconds=60)
+        assert [(m.aggregate_id, m.aggregate_version) for m in after] == [(first.id, 2)]
+
+    def test_outbox_entries_are_validated(self) -> None:
+        """An entry must name a stream of its own, an aggregate and a JSON payload."""
+        with pytest.raises(ConfigurationError):
+            OutboxEntry(
+                stream="order", aggregate_id="x", aggregate_version=1, topic="t", payload={}
+            )
+        with pytest.raises(ConfigurationError):
+            OutboxEntry(
+                stream="st ock", aggregate_id="x", aggregate_version=1, topic="t", payload={}
+            )
+        with pytest.raises(ConfigurationError):
+            OutboxEntry(stream="stock", aggregate_id="", aggregate_version=1, topic="t", payload={})
+        bad = OutboxEntry(
+            stream="stock", aggregate_id="x", aggregate_version=1, topic="t", payload={"d": {1, 2}}
+        )
+        with pytest.raises(ConfigurationError):
+            _ = bad.payload_json
+
+    # -- integrity -----------------------------------------------------------------------------
+
+    def test_integrity_check_passes_after_every_kind_of_write(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """The same integrity rules hold on every backend after puts, batches, updates,
+        replacements, events and published messages."""
+        stored = store.put(factory.order(status="paid"))
+        store.update(stored.evolve(status=OrderStatus.ALLOCATED))
+        store.put_many(list(factory.orders(5)))
+        store.append_events(
+            stored.id, [OrderEvent(order_id=stored.id, type="order.noted", actor=Actor.system())]
+        )
+        store.publish(
+            [
+                OutboxEntry(
+                    stream="timer",
+                    aggregate_id="t1",
+                    aggregate_version=1,
+                    topic="timer.due",
+                    payload={},
+                )
+            ]
+        )
+        assert store.integrity_check() == []
+
+    # -- read-only handles ---------------------------------------------------------------------
+
+    def test_a_read_only_handle_reads_but_never_writes(
+        self, store: OrderStore, read_only: Callable[[], OrderStore], factory: OrderFactory
+    ) -> None:
+        """Queries work on a read-only handle; every write raises StoreReadOnly."""
+        self.require("read_only")
+        stored = store.put(factory.order(channel="jd", status="paid"))
+        viewer = read_only()
+        assert viewer.get(stored.id) == stored
+        assert viewer.count(status="paid") == 1
+        assert [e.type for e in viewer.events(stored.id)] == ["order.created"]
+        assert viewer.outbox_pending() == 1
+        for write in (
+            lambda: viewer.put(factory.order()),
+            lambda: viewer.put_many([factory.order()]),
+            lambda: viewer.update(stored.evolve(status=OrderStatus.ALLOCATED)),
+            lambda: viewer.claim_outbox(1),
+            lambda: viewer.ack_outbox([1]),
+            lambda: viewer.remember("k", "f", {}),
+        ):
+            with pytest.raises(StoreReadOnly):
+                write()
+        assert store.get(stored.id) == stored
+        assert store.outbox_pending() == 1
+
+    def test_a_second_handle_sees_the_first_ones_writes(
+        self, store: OrderStore, reopen: Callable[[], OrderStore], factory: OrderFactory
+    ) -> None:
+        """Another handle on the same data reads what the first committed."""
+        self.require("reopen")
+        stored = store.put(factory.order())
+        assert reopen().get(stored.id) == stored
 
     # -- update / optimistic concurrency ---------------------------------------------------
 
@@ -231,7 +537,7 @@ class StoreConformance:
     ) -> None:
         """R6: of two concurrent updates on one version, one wins and one conflicts, every time."""
         other = reopen()
-        orders = store.put_many(list(factory.orders(self.r6_trials, status="paid")))
+        orders = store.put_many(list(factory.orders(self.r6_trials, status="paid"))).orders
         barrier = threading.Barrier(2)
 
         def write(handle: OrderStore, order: Order, status: OrderStatus) -> str:
@@ -257,7 +563,7 @@ class StoreConformance:
     @pytest.fixture
     def populated(self, store: OrderStore, factory: OrderFactory) -> list[Order]:
         orders = list(factory.orders(120))
-        return store.put_many(orders)
+        return store.put_many(orders).orders
 
     @staticmethod
     def _ids(orders: list[Order]) -> list[str]:
@@ -522,7 +828,7 @@ class StoreConformance:
                     with pytest.raises(DuplicateOrder):
                         handle.put_many(batch)
                 else:
-                    for order in handle.put_many(batch):
+                    for order in handle.put_many(batch).orders:
                         stored(order)
                         events[order.id] = 1
                         messages += 1
