@@ -1,0 +1,274 @@
+"""The demo: what it stores, what it sums, what it prints, and which files it may delete."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter, defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ordercore.demo
+from ordercore import Money, OrderStatus
+from ordercore.demo import DemoSummary, format_summary, run_demo
+from ordercore.errors import ConfigurationError
+from ordercore.progress import Progress
+from ordercore.schema import Order
+from ordercore.storage import OrderQuery, SQLiteStore
+
+NOT_COLLECTED = {"pending_payment", "cancelled"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoSummary, str]:
+    """One default-sized demo run, shared by the read-only checks below."""
+    db = tmp_path_factory.mktemp("demo") / "demo.db"
+    summary = run_demo(db, orders=1000, progress=False)
+    return summary, format_summary(summary)
+
+
+def _stored_orders(path: Path) -> list[Order]:
+    """Every order in the demo's file, read through a store of its own."""
+    with SQLiteStore(path) as store:
+        found: list[Order] = []
+        after = None
+        while page := store.query(OrderQuery(after=after, limit=300)):
+            found += page
+            after = page[-1].sort_key()
+        return found
+
+
+def _section(text: str, title: str) -> list[list[str]]:
+    """The rows (split into cells) of the table under ``title``: header, body, footer."""
+    lines = text.splitlines()
+    start = lines.index(title) + 1
+    rules = [i for i in range(start, len(lines)) if lines[i] and set(lines[i]) == {"-"}][:2]
+    chosen = [start, *range(rules[0] + 1, rules[1]), rules[1] + 1]
+    return [[cell.strip() for cell in lines[i].split("  ") if cell.strip()] for i in chosen]
+
+
+def _fen(cell: str) -> int:
+    return int(Decimal(cell.replace(",", "")) * 100)
+
+
+class TestStatuses:
+    def test_every_status_shown_is_canonical_and_a_working_filter(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        """Each status row names an OrderStatus value whose store.query finds its total."""
+        summary, text = demo
+        rows = _section(text, "Orders per status (store.query(status=...)) and channel")
+        header, body = rows[0], rows[1:-1]
+        assert header[0] == "status" and header[-1] == "all"
+        shown = [row[0] for row in body]
+        assert shown == [s.value for s in OrderStatus if s.value in shown]
+        assert len(shown) >= 10  # the default mix covers nearly every status
+        with SQLiteStore(summary.path) as store:
+            for row in body:
+                found = store.query(status=row[0], limit=1000)
+                assert len(found) == int(row[-1].replace(",", ""))
+                assert {order.status.value for order in found} == {row[0]}
+                per_channel = Counter(order.channel for order in found)
+                assert [per_channel[c] for c in header[1:-1]] == [int(n) for n in row[1:-1]]
+
+    def test_status_totals_match_the_stored_orders(self, demo: tuple[DemoSummary, str]) -> None:
+        """The summary's counts are those of the orders in the file, and its own check agrees."""
+        summary, text = demo
+        stored = _stored_orders(summary.path)
+        assert Counter((o.channel, o.status.value) for o in stored) == summary.by_channel_status
+        assert summary.statuses_agree
+        assert "store.count(status=...) gives the counts above for every status -> yes" in text
+
+
+class TestMoney:
+    def test_totals_add_up_to_the_fen_from_the_stored_orders(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        """Per-channel order value and collected money, recomputed in fen, match every row."""
+        summary, text = demo
+        value: defaultdict[str, int] = defaultdict(int)
+        collected: defaultdict[str, int] = defaultdict(int)
+        for order in _stored_orders(summary.path):
+            fen = order.amounts.paid.minor
+            value[order.channel] += fen
+            if order.status.value not in NOT_COLLECTED:
+                collected[order.channel] += fen
+        rows = _section(text, "Money per channel (CNY)")
+        header = rows[0]
+        value_at, collected_at = header.index("order value"), header.index("paid (collected)")
+        printed = {row[0]: (_fen(row[value_at]), _fen(row[collected_at])) for row in rows[1:]}
+        assert printed.pop("all") == (sum(value.values()), sum(collected.values()))
+        assert printed == {c: (value[c], collected[c]) for c in value}
+        assert sum(v for v, _ in printed.values()) == summary.grand_total.order_value.minor
+        assert sum(c for _, c in printed.values()) == summary.grand_total.collected.minor
+
+    def test_collected_leaves_out_unpaid_and_cancelled_orders(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        """paid (collected) is below the order value by exactly the unpaid and cancelled orders."""
+        summary, text = demo
+        stored = _stored_orders(summary.path)
+        left_out = [o for o in stored if o.status.value in NOT_COLLECTED]
+        assert left_out  # the default mix has both
+        grand = summary.grand_total
+        gap = sum(o.amounts.paid.minor for o in left_out)
+        assert grand.order_value.minor - grand.collected.minor == gap
+        assert grand.collected_orders == len(stored) - len(left_out)
+        assert f"the order value of the {grand.collected_orders:,} orders" in " ".join(text.split())
+
+    def test_each_money_row_balances(self, demo: tuple[DemoSummary, str]) -> None:
+        """goods + shipping - the discount columns = order value, on every printed row."""
+        _, text = demo
+        rows = _section(text, "Money per channel (CNY)")
+        header = rows[0]
+        discounts = [i for i, name in enumerate(header) if name.startswith("-")]
+        assert [header[i] for i in discounts] == ["-platform", "-seller", "-coupon"]
+        for row in rows[1:]:
+            charged = _fen(row[header.index("goods")]) + _fen(row[header.index("shipping")])
+            off = sum(_fen(row[i]) for i in discounts)
+            assert charged - off == _fen(row[header.index("order value")]), row[0]
+
+    def test_the_footnotes_say_what_each_column_counts(self, demo: tuple[DemoSummary, str]) -> None:
+        """Two footnote lines explain order value and paid (collected)."""
+        _, text = demo
+        flat = " ".join(text.split())
+        assert (
+            "order value = goods + shipping - discounts (by who funds them), over all "
+            "1,000 orders, unpaid and cancelled ones included." in flat
+        )
+        assert (
+            "(every status but pending_payment and cancelled); after-sale refunds are not "
+            "deducted." in flat
+        )
+        assert all(
+            len(line) <= 100
+            for line in text.splitlines()
+            if line.startswith(("order value", "paid (collected)", "  "))
+        )
+
+
+class TestWording:
+    def test_one_order_is_singular(self, tmp_path: Path) -> None:
+        """A one-order demo says "1 order" and "1 outbox message", never "1 orders"."""
+        text = format_summary(run_demo(tmp_path / "one.db", orders=1, progress=False))
+        assert text.startswith(f"ordercore demo: 1 order in {tmp_path / 'one.db'}\n")
+        assert "1 of 1 order read back; 1 outbox message pending" in text
+        assert "over the 1 order," in text
+        assert "1 orders" not in text and "1 messages" not in text
+
+    def test_several_orders_are_plural(self, demo: tuple[DemoSummary, str]) -> None:
+        """A bigger run counts in plurals with thousands separators."""
+        _, text = demo
+        assert text.startswith("ordercore demo: 1,000 orders in ")
+        assert "1,000 of 1,000 orders read back; 1,000 outbox messages pending" in text
+
+    def test_a_failed_check_is_shown(self, demo: tuple[DemoSummary, str]) -> None:
+        """Totals that disagree print DIFFERENT and PROBLEMS FOUND."""
+        summary, _ = demo
+        broken = DemoSummary(**{**summary.__dict__, "totals": dict(summary.totals)})
+        channel = sorted(broken.totals)[0]
+        damaged = ordercore.demo._MoneyTotals()
+        damaged.merge(broken.totals[channel])
+        damaged.collected += Money.from_fen(1)
+        broken.totals[channel] = damaged
+        text = format_summary(broken)
+        assert not broken.ok
+        assert "check: per-channel paid (collected) sums to " in text
+        assert text.count("-> DIFFERENT") == 1
+        assert text.endswith("result: PROBLEMS FOUND")
+
+
+class TestRun:
+    def test_the_summary_does_not_depend_on_what_put_many_returns(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The demo re-reads the store, so put_many may return anything (a result object)."""
+        real = SQLiteStore.put_many
+
+        def put_many(self: SQLiteStore, orders: Any, **kwargs: Any) -> object:
+            real(self, orders, **kwargs)
+            return object()
+
+        monkeypatch.setattr(SQLiteStore, "put_many", put_many)
+        summary = run_demo(tmp_path / "d.db", orders=120, progress=False)
+        assert (summary.stored, summary.read_back, summary.ok) == (120, 120, True)
+
+    def test_progress_moves_in_many_small_steps(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """1,000 orders are stored and read back in about fifty steps each, not two."""
+        steps: dict[str, list[int]] = defaultdict(list)
+
+        class Recording(Progress):
+            def advance(self, count: int = 1) -> None:
+                steps[self.unit].append(count)
+                super().advance(count)
+
+        monkeypatch.setattr(ordercore.demo, "Progress", Recording)
+        run_demo(tmp_path / "d.db", orders=1000, stream=io.StringIO())
+        for unit in ("orders stored", "orders read back"):
+            assert sum(steps[unit]) == 1000
+            assert len(steps[unit]) >= 40, unit
+
+    def test_progress_off_a_terminal_is_plain_lines(self, tmp_path: Path) -> None:
+        """Progress to a log is a few whole lines per phase, with rate and time."""
+        out = io.StringIO()
+        run_demo(tmp_path / "d.db", orders=200, stream=out)
+        lines = out.getvalue().splitlines()
+        assert "\r" not in out.getvalue()
+        stored = [line for line in lines if " orders stored " in line]
+        read_back = [line for line in lines if " orders read back " in line]
+        assert len(stored) == len(read_back) == 4
+        assert stored[-1].startswith("200/200 orders stored 100%")
+        assert read_back[-1].startswith("200/200 orders read back 100%")
+        assert all("/s  " in line for line in lines)
+
+    def test_no_progress_when_disabled(self, tmp_path: Path) -> None:
+        """progress=False (--quiet) writes nothing to the stream."""
+        out = io.StringIO()
+        run_demo(tmp_path / "d.db", orders=20, progress=False, stream=out)
+        assert out.getvalue() == ""
+
+    def test_a_foreign_file_is_refused_by_the_library_too(self, tmp_path: Path) -> None:
+        """run_demo itself raises ConfigurationError and leaves the file as it was."""
+        target = tmp_path / "app.db"
+        target.write_bytes(b"SQLite format 3\x00 but not really")
+        with pytest.raises(ConfigurationError, match="was not made by ordercore demo"):
+            run_demo(target, orders=3, progress=False)
+        assert target.read_bytes() == b"SQLite format 3\x00 but not really"
+
+    def test_a_missing_directory_is_a_configuration_error(self, tmp_path: Path) -> None:
+        """A --db in a directory that does not exist is reported, not a traceback."""
+        with pytest.raises(ConfigurationError, match=r"cannot create .*No such file or directory"):
+            run_demo(tmp_path / "nowhere" / "d.db", orders=3, progress=False)
+
+    def test_an_interrupted_demo_can_be_run_again(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A run stopped half-way leaves a marked file that the next run replaces."""
+        db = tmp_path / "d.db"
+        real = SQLiteStore.put_many
+        calls = []
+
+        def put_many(self: SQLiteStore, orders: Any, **kwargs: Any) -> object:
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return real(self, orders, **kwargs)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(SQLiteStore, "put_many", put_many)
+            with pytest.raises(KeyboardInterrupt):
+                run_demo(db, orders=500, progress=False)
+        assert ordercore.demo._is_demo_database(db)
+        summary = run_demo(db, orders=30, progress=False)
+        assert (summary.stored, summary.ok) == (30, True)
+
+    @pytest.mark.parametrize("orders", [0, -5])
+    def test_at_least_one_order_is_needed(self, tmp_path: Path, orders: int) -> None:
+        """No orders is a ConfigurationError, and no file is made."""
+        with pytest.raises(ConfigurationError, match="at least one order"):
+            run_demo(tmp_path / "d.db", orders=orders, progress=False)
+        assert list(tmp_path.iterdir()) == []
