@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -251,6 +253,28 @@ class TestUserErrors:
         monkeypatch.setattr(ordercore.demo, "run_demo", interrupted)
         assert main(["demo", "--db", str(tmp_path / "d.db")]) == 130
         assert capsys.readouterr().err == "error: interrupted\n"
+
+    def test_ctrl_c_in_a_real_process_is_one_line(self, tmp_path: Path) -> None:
+        """SIGINT during a long demo ends it with status 130 and no traceback."""
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "ordercore.cli", "demo", "--orders", "100000", "--quiet"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not (tmp_path / "ordercore-demo.db").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)
+            demo.send_signal(signal.SIGINT)
+            out, err = demo.communicate(timeout=60)
+        finally:
+            demo.kill()
+        assert demo.returncode == 130
+        assert err == "error: interrupted\n"
+        assert out == ""
 
     def test_an_environment_error_is_one_line(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from ordercore.progress import Progress, format_duration
+from ordercore.progress import Progress, _format_duration
 
 
 class _Terminal(io.StringIO):
@@ -179,4 +179,4 @@ class TestSwitches:
 )
 def test_durations_read_naturally(seconds: float, text: str) -> None:
     """Short durations in seconds, longer ones as m:ss and h:mm:ss."""
-    assert format_duration(seconds) == text
+    assert _format_duration(seconds) == text

@@ -85,36 +85,45 @@ class _Installed:
     location: str
 
 
-def _installed() -> tuple[list[_Installed], list[_Installed]]:
-    """Return (the clashing ``ordercore`` distributions, ordercore plugin distributions)."""
-    clashes: dict[_Installed, None] = {}
-    extensions: dict[str, _Installed] = {}
+def _describe(dist: metadata.Distribution) -> _Installed:
+    return _Installed(dist.metadata["Name"] or "?", dist.version, str(dist.locate_file("")))
+
+
+def _clashing() -> list[_Installed]:
+    """The installed distributions of the unrelated ``ordercore`` project."""
+    found = []
+    for name in plugins.conflicting_distributions():
+        try:
+            found.append(_describe(metadata.distribution(name)))
+        except metadata.PackageNotFoundError:  # pragma: no cover - uninstalled meanwhile
+            continue
+    return found
+
+
+def _plugin_distributions() -> list[_Installed]:
+    """Installed distributions that declare ordercore entry points, other than ordercore's."""
+    found: dict[str, _Installed] = {}
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
-        if not name:
-            continue  # broken metadata: not ours to judge
-        normalised = _normalise(name)
-        entry = _Installed(name, dist.version, str(dist.locate_file("")))
-        if normalised == _CLASHING_DISTRIBUTION:
-            clashes[entry] = None
-        elif normalised != _DISTRIBUTION and any(
-            ep.group in plugins.GROUPS for ep in dist.entry_points
-        ):
-            extensions.setdefault(normalised, entry)
-    return list(clashes), sorted(extensions.values(), key=lambda e: _normalise(e.name))
+        if not name or _normalise(name) in {_DISTRIBUTION, _CLASHING_DISTRIBUTION}:
+            continue
+        if any(ep.group in plugins.GROUPS for ep in dist.entry_points):
+            found.setdefault(_normalise(name), _describe(dist))
+    return [found[key] for key in sorted(found)]
 
 
 def _warn_about_clashes(clashes: list[_Installed]) -> int:
     """Explain each clashing distribution on standard error; return the exit status."""
     for clash in clashes:
-        print(
-            f"error: the installed distribution {clash.name!r} {clash.version} (in "
+        _error(
+            f"the installed distribution {clash.name!r} {clash.version} (in "
             f"{clash.location}) is a different project, not this ordercore (distribution "
             f"{_DISTRIBUTION!r}); both install the module 'ordercore' and overwrite each "
-            "other's files.\n"
-            f"error: uninstall it with: pip uninstall {_CLASHING_DISTRIBUTION}  (then reinstall "
-            f"{_DISTRIBUTION}; from a clone: pip install -e .)",
-            file=sys.stderr,
+            "other's files."
+        )
+        _error(
+            f"uninstall it with: pip uninstall {_CLASHING_DISTRIBUTION}  (then reinstall "
+            f"{_DISTRIBUTION}; from a clone: pip install -e .)"
         )
     return _EXIT_CLASH if clashes else _EXIT_OK
 
@@ -165,8 +174,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         for info in entries:
             origin = "built in" if info.builtin else (info.distribution or "registered in code")
             print(f"  {info.name:<18} {info.target or '<object>'}  [{origin}]")
-    clashes, _ = _installed()
-    return _warn_about_clashes(clashes)
+    return _warn_about_clashes(_clashing())
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -180,14 +188,14 @@ def _cmd_version(args: argparse.Namespace) -> int:
     print(f"{_DISTRIBUTION} {__version__} (import name ordercore){where}")
     print(f"python {platform.python_version()} ({platform.python_implementation()})")
     print(f"pydantic {pydantic.VERSION}")
-    clashes, extensions = _installed()
+    extensions = _plugin_distributions()
     if extensions:
         print("plugins:")
         for extension in extensions:
             print(f"  {extension.name} {extension.version}")
     else:
         print("plugins: none")
-    return _warn_about_clashes(clashes)
+    return _warn_about_clashes(_clashing())
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["Progress", "format_duration"]
+__all__ = ["Progress"]
 
 
-def format_duration(seconds: float) -> str:
+def _format_duration(seconds: float) -> str:
     """Render a duration for people: ``0.4s``, ``12s``, ``3:05``, ``1:02:03``."""
     if seconds < 10:
         return f"{seconds:.1f}s"
@@ -140,9 +140,9 @@ class Progress:
         fraction = self.done / self.total if self.total else 1.0
         text = f"{self.done}/{self.total} {self.unit} {fraction:4.0%}  {self.rate:,.0f}/s"
         if self.done >= self.total:
-            return f"{text}  took {format_duration(self.elapsed)}"
+            return f"{text}  took {_format_duration(self.elapsed)}"
         eta = self.eta
-        return f"{text}  ETA {format_duration(eta) if eta is not None else '?'}"
+        return f"{text}  ETA {_format_duration(eta) if eta is not None else '?'}"
 
     def _draw(self, now: float) -> None:
         self._last_draw = now
