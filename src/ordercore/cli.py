@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -61,8 +62,16 @@ _EXIT_STATUSES: Final[dict[int, str]] = {
 
 
 def _exit_status_help() -> str:
-    rows = "\n".join(f"  {code:<4} {meaning}" for code, meaning in _EXIT_STATUSES.items())
-    return f"exit status:\n{rows}"
+    rows = [
+        textwrap.fill(meaning, width=79, initial_indent=f"  {code:<5}", subsequent_indent=" " * 7)
+        for code, meaning in _EXIT_STATUSES.items()
+    ]
+    return "exit status:\n" + "\n".join(rows)
+
+
+def _paragraph(text: str) -> str:
+    """A description for the raw help formatter, wrapped as argparse would."""
+    return textwrap.fill(text, width=79)
 
 
 def _error(message: str) -> None:
@@ -208,26 +217,37 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{_DISTRIBUTION} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    demo = commands.add_parser(
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=summary,
+            description=_paragraph(description),
+            epilog=_exit_status_help(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    demo = command(
         "demo",
-        help="store a realistic multi-channel batch in SQLite and summarise it",
-        description="Build a realistic batch of orders from seven channels plus POS, store "
-        "them in a new SQLite file, read them back and print counts per canonical status and "
-        "channel and money totals per channel. The file is marked as the demo's (a table "
-        "ordercore_demo); a later run replaces only such a file and refuses any other existing "
-        "one (a store, an application database, an empty or non-SQLite file) without "
-        "touching it.",
-        epilog=_exit_status_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "store a realistic multi-channel batch in SQLite and summarise it",
+        "Build a realistic batch of orders from seven channels plus POS, store them in a new "
+        "SQLite file, read them back and print counts per canonical status and channel and "
+        "money totals per channel. The file is marked as the demo's (a table ordercore_demo); "
+        "a later run replaces only such a file and refuses any other existing one (a store, an "
+        "application database, an empty or non-SQLite file) without touching it.",
     )
-    demo.add_argument("--orders", type=int, default=1000, help="how many orders (default 1000)")
+    demo.add_argument(
+        "--orders", type=int, default=1000, metavar="N", help="how many orders (default 1000)"
+    )
     demo.add_argument(
         "--db",
         default="ordercore-demo.db",
+        metavar="PATH",
         help="SQLite file to create, or an earlier demo file to replace "
         "(default ordercore-demo.db in the working directory)",
     )
-    demo.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    demo.add_argument(
+        "--seed", type=int, default=2026, metavar="N", help="random seed (default 2026)"
+    )
     demo.add_argument(
         "--quiet",
         action="store_true",
@@ -235,12 +255,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_cmd_demo)
 
-    schema = commands.add_parser(
-        "schema", help="print the canonical JSON Schema", epilog=_exit_status_help()
+    schema = command(
+        "schema",
+        "print the canonical JSON Schema",
+        "Print the JSON Schema (draft 2020-12) of the canonical order or event.",
     )
     schema.add_argument("--model", choices=["Order", "OrderEvent"], default="Order")
     schema.add_argument("--indent", type=int, default=2)
-    schema.add_argument("--output", "-o", help="write to this file instead of standard output")
+    schema.add_argument(
+        "--output", "-o", metavar="FILE", help="write to this file instead of standard output"
+    )
     schema.set_defaults(run=_cmd_schema)
 
     clash_note = (
@@ -249,18 +273,18 @@ def _parser() -> argparse.ArgumentParser:
         "'ordercore' too, so what gets imported may be a mix of both projects; "
         f"'pip uninstall {_CLASHING_DISTRIBUTION}', then reinstall {_DISTRIBUTION}."
     )
-    listing = commands.add_parser(
+    listing = command(
         "plugins",
-        help="list the registered plugins per group",
-        description=f"List the registered plugins per entry-point group. {clash_note}",
+        "list the registered plugins per group",
+        f"List the registered plugins per entry-point group. {clash_note}",
     )
     listing.set_defaults(run=_cmd_plugins)
 
-    version = commands.add_parser(
+    version = command(
         "version",
-        help="print versions of ordercore and its plugins",
-        description="Print the distribution name and version of ordercore and of each "
-        f"installed plugin distribution, and the Python and pydantic versions. {clash_note}",
+        "print versions of ordercore and its plugins",
+        "Print the distribution name and version of ordercore and of each installed plugin "
+        f"distribution, and the Python and pydantic versions. {clash_note}",
     )
     version.set_defaults(run=_cmd_version)
     return parser
