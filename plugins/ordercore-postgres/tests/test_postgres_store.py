@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import json
 import multiprocessing
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -66,7 +68,12 @@ def _admin() -> psycopg.Connection[Any]:
     return psycopg.connect(_libpq_url(URL), autocommit=True)
 
 
+FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "stored"
+
+
 class TestPostgresStore(StoreConformance):
+    capabilities = frozenset({"reopen", "persistent"})
+
     @pytest.fixture
     def store(self, open_schema: Callable[..., PostgresStore]) -> OrderStore:
         return open_schema()
@@ -269,12 +276,12 @@ class TestMigrations:
             return open_schema(min_size=0).schema_version()
 
         with ThreadPoolExecutor(max_workers=6) as pool:
-            assert set(pool.map(open_at_once, range(6))) == {MIGRATIONS[-1][0]}
+            assert set(pool.map(open_at_once, range(6))) == {MIGRATIONS[-1].version}
         open_schema().close()
         with _admin() as conn:
-            versions = [
-                row[0] for row in conn.execute(f'SELECT version FROM "{schema}".ordercore_schema')
-            ]
+            versions = conn.execute(
+                f'SELECT component, version FROM "{schema}".ordercore_migrations ORDER BY version'
+            ).fetchall()
             tables = {
                 row[0]
                 for row in conn.execute(
@@ -282,8 +289,8 @@ class TestMigrations:
                     (schema,),
                 )
             }
-        assert versions == [version for version, _, _ in MIGRATIONS]
-        assert tables == {"orders", "order_changes", "idempotency_keys", "ordercore_schema"}
+        assert versions == [("orders", step.version) for step in MIGRATIONS]
+        assert tables == {"orders", "outbox", "idempotency_keys", "ordercore_migrations"}
 
     def test_a_schema_from_a_newer_ordercore_is_refused(
         self, schema: str, open_schema: Callable[..., PostgresStore]
@@ -292,11 +299,93 @@ class TestMigrations:
         open_schema().close()
         with _admin() as conn:
             conn.execute(
-                f'INSERT INTO "{schema}".ordercore_schema (version, description) '
-                "VALUES (999, 'future')"
+                f'INSERT INTO "{schema}".ordercore_migrations (component, version, description) '
+                "VALUES ('orders', 999, 'future')"
             )
         with pytest.raises(MigrationError, match="999"):
             open_schema()
+
+
+class TestUpgradeFromVersionOne:
+    def test_a_schema_of_ordercore_postgres_0_1_migrates_without_loss(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """Orders, history, outbox state and keys of a 0.1 schema carry over to the current
+        layout; bodies written by 0.1 load through the schema upcasters."""
+        old = sqlite3.connect(FIXTURES / "orders_v1.db")
+        bodies = old.execute("SELECT id, body FROM orders ORDER BY id").fetchall()
+        changes = old.execute(
+            "SELECT order_id, order_version, topic, payload, delivered_at IS NOT NULL "
+            "FROM order_changes ORDER BY id"
+        ).fetchall()
+        keys = old.execute("SELECT key, fingerprint, result FROM idempotency_keys").fetchall()
+        old.close()
+        with _admin() as conn, conn.transaction():
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+            for statement in MIGRATIONS[0].statements:
+                conn.execute(statement.replace("{schema}", f'"{schema}"'))
+            conn.execute(
+                f'CREATE TABLE "{schema}".ordercore_schema (version integer PRIMARY KEY, '
+                "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            conn.execute(
+                f'INSERT INTO "{schema}".ordercore_schema (version, description) VALUES (1, %s)',
+                (MIGRATIONS[0].description,),
+            )
+            for order_id, body in bodies:
+                data = json.loads(body)
+                conn.execute(
+                    f'INSERT INTO "{schema}".orders (id, channel, channel_order_id, shop_id, '
+                    "status, created_at, updated_at, version, tags, body) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    (
+                        order_id,
+                        data["channel"],
+                        data["channel_order_id"],
+                        data.get("shop_id"),
+                        data["status"],
+                        data["created_at"]["utc"],
+                        data["updated_at"],
+                        data["version"],
+                        data.get("tags") or [],
+                        body,
+                    ),
+                )
+            for order_id, version, topic, payload, delivered in changes:
+                conn.execute(
+                    f'INSERT INTO "{schema}".order_changes (order_id, order_version, topic, '
+                    "payload, delivered_at) VALUES (%s, %s, %s, %s, "
+                    "CASE WHEN %s THEN now() END)",
+                    (order_id, version, topic, payload, bool(delivered)),
+                )
+            for key, fingerprint, result in keys:
+                conn.execute(
+                    f'INSERT INTO "{schema}".idempotency_keys (key, fingerprint, result) '
+                    "VALUES (%s, %s, %s)",
+                    (key, fingerprint, result),
+                )
+        store = open_schema()
+        assert store.schema_versions() == {"orders": MIGRATIONS[-1].version}
+        assert store.count() == len(bodies)
+        for order_id, body in bodies:
+            data = json.loads(body)
+            order = store.get(order_id)
+            assert (order.version, order.status.value) == (data["version"], data["status"])
+            assert order.status_since is not None
+            if data.get("raw"):
+                assert order.raw is not None and order.raw.text == data["raw"]["text"]
+        assert [(e.order_id, e.order_version) for o, _ in bodies for e in store.events(o)] == [
+            (e["order_id"], e["order_version"])
+            for o, _ in bodies
+            for _, _, _, payload, _ in changes
+            if json.loads(payload)["order_id"] == o
+            for e in json.loads(payload)["events"]
+        ]
+        assert store.outbox_pending() == sum(1 for change in changes if not change[4])
+        assert store.recall("webhook-1") is not None
+        assert store.integrity_check() == []
+        stored = store.put(OrderFactory(seed=70).order())
+        assert store.claim_outbox(100)[-1].aggregate_id == stored.id
 
 
 class TestAtomicity:
@@ -314,7 +403,7 @@ class TestAtomicity:
                 "RETURN NEW; END $$"
             )
             conn.execute(
-                f'CREATE TRIGGER fail_update BEFORE INSERT ON "{schema}".order_changes '
+                f'CREATE TRIGGER fail_update BEFORE INSERT ON "{schema}".outbox '
                 f"FOR EACH ROW EXECUTE FUNCTION \"{schema}\".fail_log('order.updated')"
             )
         with pytest.raises(StoreError, match="disk on fire") as caught:
@@ -325,7 +414,7 @@ class TestAtomicity:
         assert store.recall("note-1") is None
         with _admin() as conn:
             conn.execute(
-                f'CREATE TRIGGER fail_put BEFORE INSERT ON "{schema}".order_changes '
+                f'CREATE TRIGGER fail_put BEFORE INSERT ON "{schema}".outbox '
                 f"FOR EACH ROW EXECUTE FUNCTION \"{schema}\".fail_log('order.created')"
             )
         batch = list(factory.orders(10))
@@ -358,16 +447,16 @@ class TestAtomicity:
     ) -> None:
         """A row edited behind the store's back, or a lost change, is reported."""
         store = open_schema()
-        first, second, third = store.put_many(list(OrderFactory(seed=3).orders(3)))
+        first, second, third = store.put_many(list(OrderFactory(seed=3).orders(3))).orders
         assert store.integrity_check() == []
         with _admin() as conn:
             conn.execute(f'UPDATE "{schema}".orders SET status = %s WHERE id = %s', ("x", first.id))
-            conn.execute(f'DELETE FROM "{schema}".order_changes WHERE order_id = %s', (second.id,))
+            conn.execute(f'DELETE FROM "{schema}".outbox WHERE aggregate_id = %s', (second.id,))
             conn.execute(f'DELETE FROM "{schema}".orders WHERE id = %s', (third.id,))
         problems = store.integrity_check()
         assert f"order {first.id}: row and body disagree" in problems
         assert any(p.startswith(f"order {second.id}: version 1 but") for p in problems)
-        assert f"change log has entries for unknown order {third.id}" in problems
+        assert f"outbox names missing order {third.id}" in problems
         assert len(problems) == 3
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from ordercore import plugins
-from ordercore.errors import StoreURLError
 from ordercore.storage._memory import MemoryStore
 from ordercore.storage._protocol import (
     IdempotencyRecord,
@@ -67,15 +66,7 @@ def store_scheme(url: str) -> str:
     Raises:
         StoreURLError: ``url`` has no ``scheme://``.
     """
-    if not isinstance(url, str):
-        raise StoreURLError(f"a store URL must be a string, got {type(url).__name__}", url=str(url))
-    scheme, sep, _ = url.partition("://")
-    if not sep or not scheme:
-        raise StoreURLError(
-            f"a store URL looks like 'sqlite:///orders.db' or 'memory://'; got {url!r}", url=url
-        )
-    name = scheme.split("+", 1)[0].lower()
-    return "postgresql" if name == "postgres" else name
+    return plugins.describe("ordercore.storage").name_for_url(url)
 
 
 def open_store(url: str, **options: Any) -> OrderStore:
@@ -93,6 +84,5 @@ def open_store(url: str, **options: Any) -> OrderStore:
             which package to install).
         StoreError: the backend could not open the store.
     """
-    backend = plugins.load("ordercore.storage", store_scheme(url))
-    store: OrderStore = backend.from_url(url, **options)
+    store: OrderStore = plugins.open_url("ordercore.storage", url, **options)
     return store

@@ -179,7 +179,6 @@ _DIALECT: Final = QueryDialect(
     placeholder="?",
     time=to_micros,
     tag_clause="EXISTS (SELECT 1 FROM json_each(ordercore_orders.tags) WHERE value = ?)",
-    statuses_clause=lambda n: f"status IN ({', '.join('?' * n)})",
 )
 _CHUNK: Final = 400  # keys per IN (...) lookup, well under SQLite's variable limit
 

@@ -602,13 +602,11 @@ class QueryDialect:
         placeholder: The parameter marker (``?`` or ``%s``).
         time: Turns an aware datetime into the column's value.
         tag_clause: The condition "the row's tags hold the parameter", with one placeholder.
-        statuses_clause: The condition "status is one of the parameters", given the count.
     """
 
     placeholder: str
     time: Callable[[datetime], Any]
     tag_clause: str
-    statuses_clause: Callable[[int], str]
 
 
 def query_where(query: OrderQuery, dialect: QueryDialect, *, paged: bool) -> tuple[str, list[Any]]:
@@ -627,7 +625,7 @@ def query_where(query: OrderQuery, dialect: QueryDialect, *, paged: bool) -> tup
         clauses.append(f"shop_id = {p}")
         params.append(query.shop_id)
     if query.status is not None:
-        clauses.append(dialect.statuses_clause(len(query.status)))
+        clauses.append(f"status IN ({', '.join([p] * len(query.status))})")
         params.extend(query.status)
     if query.node is not None:
         clauses.append(f"node = {p}")
@@ -645,9 +643,8 @@ def query_where(query: OrderQuery, dialect: QueryDialect, *, paged: bool) -> tup
             clauses.append(f"{column} {op} {p}")
             params.append(dialect.time(bound))
     if paged and query.after is not None:
-        after = dialect.time(query.after[0])
-        clauses.append(f"(created_at > {p} OR (created_at = {p} AND id > {p}))")
-        params.extend([after, after, query.after[1]])
+        clauses.append(f"(created_at, id) > ({p}, {p})")
+        params.extend([dialect.time(query.after[0]), query.after[1]])
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 

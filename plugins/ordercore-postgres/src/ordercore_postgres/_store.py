@@ -28,37 +28,53 @@ from ordercore.errors import (
 )
 from ordercore.schema import Actor, Order, OrderEvent
 from ordercore.storage import IdempotencyRecord, OrderQuery, OutboxMessage, order_fingerprint
-from ordercore.storage._base import (
+from ordercore.storage.kit import (
+    ORDER_STREAM,
     BaseStore,
+    BatchResult,
     Change,
+    ExistingOrder,
+    Migration,
+    OnExisting,
+    OrderRow,
+    OutboxEntry,
+    Outcome,
+    PutOutcome,
+    QueryDialect,
+    change_log_problems,
     dumps,
     events_from_payloads,
     id_taken,
     key_reused,
     key_taken,
+    load_stored_order,
     order_not_found,
+    order_row,
+    pending_migrations,
+    plan_batch,
+    query_where,
     result_json,
     stale_version,
 )
-from ordercore.timestamps import utc_now
 
-__all__ = ["DEFAULT_SCHEMA", "MIGRATIONS", "PostgresStore"]
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "MIGRATIONS",
+    "PostgresStore",
+    "apply_postgres_migrations",
+    "write_outbox",
+]
 
 _Connection: TypeAlias = psycopg.Connection[TupleRow]
 
 #: The PostgreSQL schema the tables live in unless ``schema=`` says otherwise.
 DEFAULT_SCHEMA: Final = "ordercore"
 
-#: The schema, as numbered steps of SQL statements (``{schema}`` stands for the
-#: quoted schema name). A database records the steps applied in
-#: ``<schema>.ordercore_schema``; opening it applies the missing ones in one
-#: transaction, under an advisory lock, so processes opening it at once do not race.
-MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
-    (
-        1,
-        "orders, the change log (events and outbox) and idempotency keys",
-        (
-            """CREATE TABLE {schema}.orders (
+#: The component whose tables this store owns in ``<schema>.ordercore_migrations``.
+COMPONENT: Final = "orders"
+
+_V1: Final[tuple[str, ...]] = (
+    """CREATE TABLE {schema}.orders (
                 id text COLLATE "C" PRIMARY KEY,
                 channel text COLLATE "C" NOT NULL,
                 channel_order_id text COLLATE "C" NOT NULL,
@@ -71,10 +87,10 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                 body text NOT NULL,
                 CONSTRAINT orders_channel_order_key UNIQUE (channel, channel_order_id)
             )""",
-            "CREATE INDEX orders_created ON {schema}.orders (created_at, id)",
-            "CREATE INDEX orders_status_created ON {schema}.orders (status, created_at)",
-            "CREATE INDEX orders_tags ON {schema}.orders USING gin (tags)",
-            """CREATE TABLE {schema}.order_changes (
+    "CREATE INDEX orders_created ON {schema}.orders (created_at, id)",
+    "CREATE INDEX orders_status_created ON {schema}.orders (status, created_at)",
+    "CREATE INDEX orders_tags ON {schema}.orders USING gin (tags)",
+    """CREATE TABLE {schema}.order_changes (
                 id bigserial PRIMARY KEY,
                 order_id text COLLATE "C" NOT NULL,
                 order_version integer NOT NULL,
@@ -85,25 +101,68 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
                 attempts integer NOT NULL DEFAULT 0,
                 delivered_at timestamptz
             )""",
-            "CREATE INDEX order_changes_order ON {schema}.order_changes (order_id, id)",
-            """CREATE INDEX order_changes_pending ON {schema}.order_changes (id)
+    "CREATE INDEX order_changes_order ON {schema}.order_changes (order_id, id)",
+    """CREATE INDEX order_changes_pending ON {schema}.order_changes (id)
                 WHERE delivered_at IS NULL""",
-            """CREATE TABLE {schema}.idempotency_keys (
+    """CREATE TABLE {schema}.idempotency_keys (
                 key text COLLATE "C" PRIMARY KEY,
                 fingerprint text NOT NULL,
                 result text NOT NULL,
                 created_at timestamptz NOT NULL DEFAULT now()
             )""",
-            # Order bodies (3-4 kB of JSON) are TOASTed: lz4 compresses several times
-            # faster than the default pglz, where the server has it (PostgreSQL 14+).
-            """DO $$ BEGIN
+    # Order bodies (3-4 kB of JSON) are TOASTed: lz4 compresses several times
+    # faster than the default pglz, where the server has it (PostgreSQL 14+).
+    """DO $$ BEGIN
                 IF EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression'
                            AND 'lz4' = ANY(enumvals)) THEN
                     ALTER TABLE {schema}.orders ALTER COLUMN body SET COMPRESSION lz4;
                     ALTER TABLE {schema}.order_changes ALTER COLUMN payload SET COMPRESSION lz4;
                 END IF;
             END $$""",
-        ),
+)
+
+_V2: Final[tuple[str, ...]] = (
+    """ALTER TABLE {schema}.orders ADD COLUMN node text COLLATE "C",
+        ADD COLUMN status_since timestamptz, ADD COLUMN channel_updated_at timestamptz,
+        ADD COLUMN raw text, ADD COLUMN raw_type text""",
+    """UPDATE {schema}.orders SET status_since = updated_at,
+        channel_updated_at = (body::jsonb #>> '{channel_updated_at,utc}')::timestamptz""",
+    "ALTER TABLE {schema}.orders ALTER COLUMN status_since SET NOT NULL",
+    "DROP INDEX {schema}.orders_status_created",
+    "CREATE INDEX orders_status_since ON {schema}.orders (status, status_since)",
+    "ALTER TABLE {schema}.order_changes RENAME TO outbox",
+    "ALTER TABLE {schema}.outbox RENAME COLUMN order_id TO aggregate_id",
+    "ALTER TABLE {schema}.outbox RENAME COLUMN order_version TO aggregate_version",
+    "ALTER TABLE {schema}.outbox ADD COLUMN stream text COLLATE \"C\" NOT NULL DEFAULT 'order'",
+    'ALTER TABLE {schema}.outbox ADD COLUMN event_id text COLLATE "C"',
+    """UPDATE {schema}.outbox
+        SET event_id = coalesce(payload::jsonb #>> '{events,0,event_id}', 'v1-' || id)""",
+    "ALTER TABLE {schema}.outbox ALTER COLUMN event_id SET NOT NULL",
+    "ALTER TABLE {schema}.outbox ALTER COLUMN stream DROP DEFAULT",
+    "CREATE UNIQUE INDEX outbox_event ON {schema}.outbox (event_id)",
+    "DROP INDEX {schema}.order_changes_order",
+    "CREATE INDEX outbox_aggregate ON {schema}.outbox (stream, aggregate_id, id)",
+    "ALTER INDEX {schema}.order_changes_pending RENAME TO outbox_pending",
+    """DO $$ BEGIN
+        IF EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression'
+                   AND 'lz4' = ANY(enumvals)) THEN
+            ALTER TABLE {schema}.orders ALTER COLUMN raw SET COMPRESSION lz4;
+        END IF;
+    END $$""",
+)
+
+#: The order store's schema steps (``{schema}`` stands for the quoted schema name).
+#: A database records the steps applied per component in
+#: ``<schema>.ordercore_migrations``; opening it applies the missing ones in one
+#: transaction, under an advisory lock, so processes opening it at once do not race.
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(COMPONENT, 1, "orders, the change log (events and outbox) and idempotency keys", _V1),
+    Migration(
+        COMPONENT,
+        2,
+        "raw payloads in their own column, status_since and node, one outbox for every "
+        "aggregate keyed by stream, aggregate and event id",
+        _V2,
     ),
 )
 
@@ -122,26 +181,50 @@ _SECRET_KEYWORD: Final = re.compile(
 # pg_advisory_xact_lock(ORDERCORE, hashtext(schema)): one migration lock per schema.
 _LOCK_CLASS: Final = 0x6F726463
 _ORDER_COLUMNS: Final = (
-    "id, channel, channel_order_id, shop_id, status, created_at, updated_at, version, tags, body"
+    "id, channel, channel_order_id, shop_id, status, node, created_at, updated_at, "
+    "status_since, channel_updated_at, version, tags, body, raw, raw_type"
 )
+_OUTBOX_COLUMNS: Final = "stream, aggregate_id, aggregate_version, event_id, topic, payload"
 # put_many streams rows with binary COPY, which needs the column types up front.
-_ORDER_TYPES: Final = ["text"] * 5 + ["timestamptz", "timestamptz", "int4", "text[]", "text"]
-_CHANGE_TYPES: Final = ["text", "int4", "text", "text"]
+_ORDER_TYPES: Final = (
+    ["text"] * 6 + ["timestamptz"] * 4 + ["int4", "text[]", "text", "text", "text"]
+)
+_OUTBOX_TYPES: Final = ["text", "text", "int4", "text", "text", "text"]
+_DIALECT: Final = QueryDialect(
+    placeholder="%s", time=lambda moment: moment, tag_clause="tags @> ARRAY[%s::text]"
+)
+_MAX_ATTEMPTS: Final = 3  # planned batches re-plan when a concurrent writer got in first
 
 
-def _order_row(order: Order) -> tuple[Any, ...]:
-    assert order.updated_at is not None
+def _row_values(row: OrderRow) -> tuple[Any, ...]:
     return (
+        row.id,
+        row.channel,
+        row.channel_order_id,
+        row.shop_id,
+        row.status,
+        row.node,
+        row.created_at,
+        row.updated_at,
+        row.status_since,
+        row.channel_updated_at,
+        row.version,
+        list(row.tags),
+        row.body,
+        row.raw,
+        row.raw_type,
+    )
+
+
+def _change_values(change: Change) -> tuple[Any, ...]:
+    order = change.order
+    return (
+        ORDER_STREAM,
         order.id,
-        order.channel,
-        order.channel_order_id,
-        order.shop_id,
-        order.status.value,
-        order.created_at.utc,
-        order.updated_at,
         order.version,
-        list(order.tags),
-        order.model_dump_json(),
+        change.event_id,
+        change.topic,
+        change.outbox_json,
     )
 
 
@@ -234,56 +317,78 @@ class _Statements:
 
     def __init__(self, schema: str) -> None:
         q = f'"{schema}"'
-        orders, changes, keys = f"{q}.orders", f"{q}.order_changes", f"{q}.idempotency_keys"
+        orders, outbox, keys = f"{q}.orders", f"{q}.outbox", f"{q}.idempotency_keys"
+        marks = ", ".join(["%s"] * 15)
         self.orders = orders
-        self.changes = changes
-        self.versions = f"{q}.ordercore_schema"
+        self.outbox = outbox
+        self.versions = f"{q}.ordercore_migrations"
+        self.legacy_versions = f"{q}.ordercore_schema"
         self.put = (
-            f"WITH new_order AS (INSERT INTO {orders} ({_ORDER_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id, version) "
-            f"INSERT INTO {changes} (order_id, order_version, topic, payload) "
-            "SELECT id, version, %s, %s FROM new_order"
+            f"WITH new_order AS (INSERT INTO {orders} ({_ORDER_COLUMNS}) VALUES ({marks}) "
+            f"RETURNING id, version) INSERT INTO {outbox} ({_OUTBOX_COLUMNS}) "
+            "SELECT 'order', id, version, %s, %s, %s FROM new_order"
+        )
+        self.current = (
+            f"SELECT version, status, status_since FROM {orders} WHERE id = %s FOR UPDATE"
         )
         self.update = (
-            f"WITH changed AS (UPDATE {orders} SET channel = %s, channel_order_id = %s, "
-            "shop_id = %s, status = %s, created_at = %s, updated_at = %s, version = %s, "
-            "tags = %s, body = %s WHERE id = %s AND version = %s RETURNING id, version) "
-            f"INSERT INTO {changes} (order_id, order_version, topic, payload) "
-            "SELECT id, version, %s, %s FROM changed RETURNING id"
+            f"UPDATE {orders} SET channel = %s, channel_order_id = %s, shop_id = %s, "
+            "status = %s, node = %s, created_at = %s, updated_at = %s, status_since = %s, "
+            "channel_updated_at = %s, version = %s, tags = %s, body = %s, raw = %s, "
+            "raw_type = %s WHERE id = %s AND version = %s"
         )
-        self.record = (
-            f"INSERT INTO {changes} (order_id, order_version, topic, payload) "
-            "VALUES (%s, %s, %s, %s)"
+        self.record = f"INSERT INTO {outbox} ({_OUTBOX_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
+        self.publish = (
+            f"INSERT INTO {outbox} ({_OUTBOX_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id"
         )
+        self.event_message = f"SELECT id FROM {outbox} WHERE event_id = %s"
         self.copy_orders = f"COPY {orders} ({_ORDER_COLUMNS}) FROM STDIN (FORMAT BINARY)"
-        self.copy_changes = (
-            f"COPY {changes} (order_id, order_version, topic, payload) FROM STDIN (FORMAT BINARY)"
-        )
+        self.copy_outbox = f"COPY {outbox} ({_OUTBOX_COLUMNS}) FROM STDIN (FORMAT BINARY)"
         self.version_of = f"SELECT version FROM {orders} WHERE id = %s"
-        self.body = f"SELECT body FROM {orders} WHERE id = %s"
-        self.body_for_share = f"SELECT body FROM {orders} WHERE id = %s FOR SHARE"
-        self.find = f"SELECT body FROM {orders} WHERE channel = %s AND channel_order_id = %s"
+        self.body = f"SELECT body, raw, raw_type FROM {orders} WHERE id = %s"
+        self.body_for_share = f"SELECT body, raw, raw_type FROM {orders} WHERE id = %s FOR SHARE"
+        self.find = (
+            f"SELECT body, raw, raw_type FROM {orders} WHERE channel = %s AND channel_order_id = %s"
+        )
         self.owner = f"SELECT id FROM {orders} WHERE channel = %s AND channel_order_id = %s"
         self.clashes = (
             f"SELECT id, channel, channel_order_id FROM {orders} WHERE id = ANY(%s::text[]) "
             "OR (channel, channel_order_id) IN "
             "(SELECT * FROM unnest(%s::text[], %s::text[]))"
         )
-        self.events = f"SELECT payload FROM {changes} WHERE order_id = %s ORDER BY id"
+        self.existing = (
+            f"SELECT id, channel, channel_order_id, version, channel_updated_at FROM {orders} "
+            "WHERE (channel, channel_order_id) IN (SELECT * FROM unnest(%s::text[], %s::text[])) "
+            "FOR UPDATE"
+        )
+        self.taken_ids = (
+            f"SELECT id, channel, channel_order_id FROM {orders} WHERE id = ANY(%s::text[])"
+        )
+        self.events = (
+            f"SELECT payload FROM {outbox} WHERE stream = 'order' AND aggregate_id = %s ORDER BY id"
+        )
+        # Claims take turns (an advisory lock per schema): each sees the leases the
+        # previous one committed, so an aggregate's later message is never handed
+        # out while an earlier one is with another worker.
+        self.claim_lock = f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, hashtext(%s::text))"
         self.claim = (
-            f"WITH picked AS (SELECT id FROM {changes} "
-            "WHERE delivered_at IS NULL AND claimed_until <= now() "
-            "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {changes} AS c SET claimed_until = now() + make_interval(secs => %s), "
+            f"WITH picked AS (SELECT m.id FROM {outbox} AS m "
+            "WHERE m.delivered_at IS NULL AND m.claimed_until <= now() AND NOT EXISTS ("
+            f"SELECT 1 FROM {outbox} AS e WHERE e.stream = m.stream "
+            "AND e.aggregate_id = m.aggregate_id AND e.id < m.id "
+            "AND e.delivered_at IS NULL AND e.claimed_until > now()) "
+            "ORDER BY m.id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f"UPDATE {outbox} AS c SET claimed_until = now() + make_interval(secs => %s), "
             "attempts = c.attempts + 1 FROM picked WHERE c.id = picked.id "
-            "RETURNING c.id, c.topic, c.order_id, c.order_version, c.payload, c.created_at, "
-            "c.attempts"
+            "RETURNING c.id, c.stream, c.aggregate_id, c.aggregate_version, c.event_id, "
+            "c.topic, c.payload, c.created_at, c.attempts"
         )
         self.ack = (
-            f"UPDATE {changes} SET delivered_at = now() "
+            f"UPDATE {outbox} SET delivered_at = now() "
             "WHERE id = ANY(%s::bigint[]) AND delivered_at IS NULL"
         )
-        self.pending = f"SELECT count(*) FROM {changes} WHERE delivered_at IS NULL"
+        self.pending = f"SELECT count(*) FROM {outbox} WHERE delivered_at IS NULL"
         self.remember = (
             f"INSERT INTO {keys} (key, fingerprint, result) VALUES (%s, %s, %s) "
             "ON CONFLICT (key) DO NOTHING RETURNING fingerprint, result, created_at"
@@ -293,21 +398,111 @@ class _Statements:
             f"SELECT id, version, channel, channel_order_id, status, body FROM {orders}"
         )
         self.integrity_changes = (
-            "SELECT o.id, o.version, count(DISTINCT c.order_version), "
-            "count(*) FILTER (WHERE c.topic <> 'order.events'), "
-            "min(c.order_version), max(c.order_version) "
-            f"FROM {orders} o LEFT JOIN {changes} c ON c.order_id = o.id "
+            "SELECT o.id, o.version, count(DISTINCT c.aggregate_version), "
+            "count(c.id) FILTER (WHERE c.topic <> 'order.events'), "
+            "min(c.aggregate_version), max(c.aggregate_version) "
+            f"FROM {orders} o LEFT JOIN {outbox} c "
+            "ON c.stream = 'order' AND c.aggregate_id = o.id "
             "GROUP BY o.id, o.version "
-            "HAVING (count(DISTINCT c.order_version), "
-            "count(*) FILTER (WHERE c.topic <> 'order.events'), "
-            "min(c.order_version), max(c.order_version)) "
+            "HAVING (count(DISTINCT c.aggregate_version), "
+            "count(c.id) FILTER (WHERE c.topic <> 'order.events'), "
+            "min(c.aggregate_version), max(c.aggregate_version)) "
             "IS DISTINCT FROM (o.version::bigint, o.version::bigint, 1, o.version) "
             "ORDER BY o.id"
         )
         self.integrity_orphans = (
-            f"SELECT DISTINCT c.order_id FROM {changes} c LEFT JOIN {orders} o "
-            "ON o.id = c.order_id WHERE o.id IS NULL ORDER BY c.order_id"
+            f"SELECT DISTINCT c.aggregate_id FROM {outbox} c LEFT JOIN {orders} o "
+            "ON o.id = c.aggregate_id WHERE c.stream = 'order' AND o.id IS NULL "
+            "ORDER BY c.aggregate_id"
         )
+        self.integrity_event_ids = f"SELECT count(*) - count(DISTINCT event_id) FROM {outbox}"
+
+
+def apply_postgres_migrations(
+    conn: _Connection, schema: str, component: str, migrations: Sequence[Migration], where: str
+) -> list[int]:
+    """Bring ``component``'s tables in a PostgreSQL schema up to date, in one transaction.
+
+    For backends of other components (inventory, timers, returns) that keep their
+    tables in the same schema as the orders: each component has its own sequence
+    of :class:`~ordercore.storage.kit.Migration` steps in ``<schema>.ordercore_migrations``.
+    ``{schema}`` in a statement stands for the quoted schema name. Processes
+    migrating at once take turns on an advisory lock. ``conn`` must be in
+    autocommit mode.
+
+    Returns:
+        The versions applied now.
+
+    Raises:
+        MigrationError: the schema has a newer step of the component than
+            ``migrations`` know (nothing is changed).
+        psycopg.Error: a step failed; everything is rolled back.
+    """
+    sql = _Statements(schema)
+    quoted = f'"{schema}"'
+    with conn.transaction():
+        conn.execute(f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, hashtext(%s::text))", (schema,))
+        if (
+            conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+            is None
+        ):
+            conn.execute(f"CREATE SCHEMA {quoted}")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {sql.versions} (component text NOT NULL, "
+            "version integer NOT NULL, description text NOT NULL, "
+            "applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))"
+        )
+        legacy = conn.execute("SELECT to_regclass(%s)", (sql.legacy_versions,)).fetchone()
+        if legacy is not None and legacy[0] is not None:  # ordercore-postgres 0.1: orders only
+            conn.execute(
+                f"INSERT INTO {sql.versions} (component, version, description, applied_at) "
+                f"SELECT 'orders', version, description, applied_at FROM {sql.legacy_versions} "
+                "ON CONFLICT DO NOTHING"
+            )
+            conn.execute(f"DROP TABLE {sql.legacy_versions}")
+        applied = [
+            row[0]
+            for row in conn.execute(
+                f"SELECT version FROM {sql.versions} WHERE component = %s", (component,)
+            )
+        ]
+        todo = pending_migrations(component, applied, migrations, where)
+        for step in todo:
+            for statement in step.statements:
+                conn.execute(statement.replace("{schema}", quoted))
+            conn.execute(
+                f"INSERT INTO {sql.versions} (component, version, description) VALUES (%s, %s, %s)",
+                (component, step.version, step.description),
+            )
+    return [step.version for step in todo]
+
+
+def write_outbox(conn: _Connection, schema: str, entries: Iterable[OutboxEntry]) -> list[int]:
+    """Write outbox entries with the caller's connection, inside the caller's transaction.
+
+    For components sharing the store's schema: a stock change and its message
+    commit together. An entry whose ``event_id`` is already there is not written
+    again; its existing id is returned.
+    """
+    sql = _Statements(schema)
+    ids: list[int] = []
+    for entry in entries:
+        row = conn.execute(
+            sql.publish,
+            (
+                entry.stream,
+                entry.aggregate_id,
+                entry.aggregate_version,
+                entry.event_id,
+                entry.topic,
+                entry.payload_json,
+            ),
+        ).fetchone()
+        if row is None:
+            row = conn.execute(sql.event_message, (entry.event_id,)).fetchone()
+        assert row is not None
+        ids.append(int(row[0]))
+    return ids
 
 
 class PostgresStore(BaseStore):
@@ -511,71 +706,62 @@ class PostgresStore(BaseStore):
 
     # -- migrations ---------------------------------------------------------------------
 
-    def _applied(self, conn: _Connection) -> set[int] | None:
-        row = conn.execute("SELECT to_regclass(%s)", (self._sql.versions,)).fetchone()
-        if row is None or row[0] is None:
-            return None
-        return {r[0] for r in conn.execute(f"SELECT version FROM {self._sql.versions}")}
-
-    def _check_newer(self, applied: set[int]) -> None:
-        known = {version for version, _, _ in MIGRATIONS}
-        newer = sorted(applied - known)
-        if newer:
-            raise MigrationError(
-                f"schema {self.schema!r} at {self.url} has schema version {newer[-1]}, newer "
-                f"than this ordercore-postgres knows ({max(known)}); upgrade ordercore-postgres"
-            )
-
     def _migrate(self, conn: _Connection) -> None:
-        known = {version for version, _, _ in MIGRATIONS}
+        where = f"schema {self.schema!r} at {self.url}"
         try:
-            applied = self._applied(conn)
-            if applied is not None:
-                self._check_newer(applied)
-                if known <= applied:
-                    return
-            with conn.transaction():
-                conn.execute(
-                    f"SELECT pg_advisory_xact_lock({_LOCK_CLASS}, hashtext(%s::text))",
-                    (self.schema,),
-                )
-                exists = conn.execute(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
-                ).fetchone()
-                if exists is None:
-                    conn.execute(f'CREATE SCHEMA "{self.schema}"')
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self._sql.versions} (version integer PRIMARY "
-                    "KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-                )
-                applied = self._applied(conn) or set()
-                self._check_newer(applied)
-                for version, description, statements in MIGRATIONS:
-                    if version in applied:
-                        continue
-                    for statement in statements:
-                        conn.execute(statement.replace("{schema}", f'"{self.schema}"'))
-                    conn.execute(
-                        f"INSERT INTO {self._sql.versions} (version, description) VALUES (%s, %s)",
-                        (version, description),
+            known = {step.version for step in MIGRATIONS}
+            row = conn.execute("SELECT to_regclass(%s)", (self._sql.versions,)).fetchone()
+            if row is not None and row[0] is not None:
+                applied = {
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT version FROM {self._sql.versions} WHERE component = %s",
+                        (COMPONENT,),
                     )
+                }
+                pending_migrations(COMPONENT, applied, MIGRATIONS, where)  # newer: refuse
+                if known <= applied:
+                    return  # up to date: no lock, no transaction
+            apply_postgres_migrations(conn, self.schema, COMPONENT, MIGRATIONS, where)
         except psycopg.Error as exc:
-            raise MigrationError(
-                f"migrating schema {self.schema!r} at {self.url} failed: {self._describe(exc)}"
-            ) from exc
+            raise MigrationError(f"migrating {where} failed: {self._describe(exc)}") from exc
+
+    def migrate_component(self, component: str, migrations: Sequence[Migration]) -> list[int]:
+        """Apply another component's schema steps to this store's schema.
+
+        See :func:`apply_postgres_migrations`.
+        """
+        where = f"schema {self.schema!r} at {self.url}"
+        with self._connection() as conn:
+            try:
+                return apply_postgres_migrations(conn, self.schema, component, migrations, where)
+            except psycopg.Error as exc:
+                raise MigrationError(
+                    f"migrating {component} in {where} failed: {self._describe(exc)}"
+                ) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Connection]:
+        """A pooled connection inside one transaction, for components sharing the schema.
+
+        Everything done with it (stock rows and their messages via
+        :func:`write_outbox`) commits together, or rolls back when the block raises.
+        """
+        with self._connection() as conn, conn.transaction():
+            yield conn
+
+    def schema_versions(self) -> dict[str, int]:
+        """The highest schema step applied, per component (``{"orders": 2, ...}``)."""
+        rows = self._fetch(
+            f"SELECT component, max(version) FROM {self._sql.versions} GROUP BY component"
+        )
+        return {component: int(version) for component, version in rows}
 
     def schema_version(self) -> int:
-        """The highest migration applied to the schema."""
-        return int(self._fetch(f"SELECT max(version) FROM {self._sql.versions}")[0][0])
+        """The highest schema step of the order tables."""
+        return self.schema_versions()[COMPONENT]
 
     def integrity_check(self) -> list[str]:
-        """Check ordercore's invariants; return the problems found (none: ``[]``).
-
-        Every order's row agrees with its JSON body; its versions 1..N each have
-        exactly one change-log entry that is not ``order.events`` (one outbox
-        message per committed change); every change-log entry belongs to a
-        stored order.
-        """
         problems: list[str] = []
         with self._connection() as conn, conn.transaction():
             cursor = conn.cursor(name="ordercore_integrity_check")
@@ -598,12 +784,12 @@ class PostgresStore(BaseStore):
             cursor.close()
             rows = conn.execute(self._sql.integrity_changes).fetchall()
             orphans = conn.execute(self._sql.integrity_orphans).fetchall()
-        for order_id, version, _, changes, low, high in rows:
-            problems.append(
-                f"order {order_id}: version {version} but change log has versions "
-                f"{low}..{high} ({changes} changes)"
-            )
-        problems.extend(f"change log has entries for unknown order {row[0]}" for row in orphans)
+            repeated = conn.execute(self._sql.integrity_event_ids).fetchone()
+        for order_id, version, versions, changes, low, high in rows:
+            problems.extend(change_log_problems(order_id, version, versions, changes, low, high))
+        problems.extend(f"outbox names missing order {row[0]}" for row in orphans)
+        if repeated is not None and repeated[0]:
+            problems.append("outbox event ids are not unique")
         return problems
 
     # -- writes ---------------------------------------------------------------------------
@@ -616,6 +802,10 @@ class PostgresStore(BaseStore):
         row = conn.execute(self._sql.owner, order.key).fetchone()
         return key_taken(order, row[0] if row else None)
 
+    def _load(self, conn: _Connection, order_id: str) -> Order | None:
+        row = conn.execute(self._sql.body, (order_id,)).fetchone()
+        return None if row is None else load_stored_order(*row)
+
     def _replay(self, conn: _Connection, key: str, fingerprint: str) -> Order | None:
         """The order a write with this key stored, or ``None`` if the key is new."""
         row = conn.execute(self._sql.recall, (key,)).fetchone()
@@ -624,10 +814,10 @@ class PostgresStore(BaseStore):
         order_id = json.loads(row[1]).get("order_id") if row[0] == fingerprint else None
         if not isinstance(order_id, str):
             raise key_reused(key)
-        body = conn.execute(self._sql.body, (order_id,)).fetchone()
-        if body is None:  # pragma: no cover - keys are written with their order
+        order = self._load(conn, order_id)
+        if order is None:  # pragma: no cover - keys are written with their order
             raise order_not_found(order_id)
-        return Order.model_validate_json(body[0])
+        return order
 
     def _claim_key(
         self, conn: _Connection, key: str, fingerprint: str, order: Order
@@ -649,10 +839,11 @@ class PostgresStore(BaseStore):
         actor: Actor | None = None,
         idempotency_key: str | None = None,
     ) -> Order:
+        self._check_writable()
         fingerprint = order_fingerprint(order) if idempotency_key else ""
         change = None
         if order.version == 0 or idempotency_key is None:
-            change = self._new_change(order, events, actor)  # VersionConflict unless 0
+            change = self.new_change(order, events, actor)  # VersionConflict unless 0
         with self._connection() as conn:
             try:
                 if idempotency_key is None:
@@ -664,7 +855,7 @@ class PostgresStore(BaseStore):
                         replayed = self._replay(conn, idempotency_key, fingerprint)
                         if replayed is not None:
                             return replayed
-                        change = self._new_change(order, events, actor)  # VersionConflict
+                        change = self.new_change(order, events, actor)  # VersionConflict
                     replayed = self._claim_key(conn, idempotency_key, fingerprint, change.order)
                     if replayed is not None:
                         return replayed
@@ -674,44 +865,118 @@ class PostgresStore(BaseStore):
         return change.order
 
     def _insert(self, conn: _Connection, change: Change) -> None:
-        conn.execute(self._sql.put, (*_order_row(change.order), change.topic, change.outbox_json))
+        conn.execute(
+            self._sql.put,
+            (
+                *_row_values(order_row(change.order)),
+                change.event_id,
+                change.topic,
+                change.outbox_json,
+            ),
+        )
 
-    def put_many(self, orders: Iterable[Order], *, actor: Actor | None = None) -> list[Order]:
-        now = utc_now()
-        at = now.isoformat().replace("+00:00", "Z")
-        changes = [self._new_change(order, (), actor, now, at) for order in orders]
-        if not changes:
-            return []
-        seen: set[str] = set()
-        for change in changes:
-            if change.order.id in seen:
-                raise id_taken(change.order, in_batch=True)
-            seen.add(change.order.id)
+    def _copy_in(self, conn: _Connection, changes: Sequence[Change]) -> None:
+        with conn.cursor() as cursor:
+            with cursor.copy(self._sql.copy_orders) as copy:
+                copy.set_types(_ORDER_TYPES)
+                for change in changes:
+                    copy.write_row(_row_values(order_row(change.order)))
+            with cursor.copy(self._sql.copy_outbox) as copy:
+                copy.set_types(_OUTBOX_TYPES)
+                for change in changes:
+                    copy.write_row(_change_values(change))
+
+    def put_many(
+        self,
+        orders: Iterable[Order],
+        *,
+        actor: Actor | None = None,
+        on_existing: OnExisting | str = "error",
+    ) -> BatchResult:
+        self._check_writable()
+        policy = OnExisting(on_existing)
+        batch = list(orders)
+        if not batch:
+            return BatchResult(())
+        now, at = self.batch_clock()
+        if policy is not OnExisting.ERROR:
+            for attempt in range(_MAX_ATTEMPTS):
+                try:
+                    return self._put_planned(batch, actor, policy, now, at)
+                except pg_errors.UniqueViolation:
+                    # Another writer stored one of these orders after this batch looked:
+                    # look again, so it is skipped or replaced as the policy says.
+                    if attempt == _MAX_ATTEMPTS - 1:
+                        raise StoreError(
+                            f"{self.url}: the batch kept clashing with concurrent writers"
+                        ) from None
+        changes = [self.new_change(order, (), actor, now, at) for order in batch]
+        self.check_batch_ids(changes)
         with self._connection() as conn:
             try:
-                with conn.transaction(), conn.cursor() as cursor:
-                    with cursor.copy(self._sql.copy_orders) as copy:
-                        copy.set_types(_ORDER_TYPES)
-                        for change in changes:
-                            copy.write_row(_order_row(change.order))
-                    with cursor.copy(self._sql.copy_changes) as copy:
-                        copy.set_types(_CHANGE_TYPES)
-                        for change in changes:
-                            stored = change.order
-                            copy.write_row(
-                                (stored.id, stored.version, change.topic, change.outbox_json)
-                            )
+                with conn.transaction():
+                    self._copy_in(conn, changes)
             except pg_errors.UniqueViolation:
                 raise self._batch_duplicate(conn, [c.order for c in changes]) from None
-        return [change.order for change in changes]
+        return BatchResult(PutOutcome(Outcome.CREATED, c.order) for c in changes)
+
+    def _put_planned(
+        self,
+        batch: list[Order],
+        actor: Actor | None,
+        policy: OnExisting,
+        now: datetime,
+        at: str,
+    ) -> BatchResult:
+        try:
+            pool_conn = self._pool.connection()
+        except PoolClosed:  # pragma: no cover - checked by _check_writable
+            raise StoreClosed(f"the store {self.url} is closed") from None
+        with pool_conn as conn:
+            try:
+                with conn.transaction():
+                    rows = conn.execute(
+                        self._sql.existing,
+                        ([o.channel for o in batch], [o.channel_order_id for o in batch]),
+                    ).fetchall()
+                    existing = {
+                        (r[1], r[2]): ExistingOrder(
+                            r[0], r[1], r[2], r[3], None if r[4] is None else _utc(r[4])
+                        )
+                        for r in rows
+                    }
+                    taken = {
+                        r[0]: (r[1], r[2])
+                        for r in conn.execute(self._sql.taken_ids, ([o.id for o in batch],))
+                    }
+                    plan = plan_batch(
+                        batch,
+                        existing,
+                        taken,
+                        policy,
+                        lambda o: self.new_change(o, (), actor, now, at),
+                    )
+                    written: dict[int, PutOutcome] = {}
+                    if plan.inserts:
+                        self._copy_in(conn, [change for _, change in plan.inserts])
+                    for index, change in plan.inserts:
+                        written[index] = PutOutcome(Outcome.CREATED, change.order)
+                    for index, incoming, ref in plan.replaces:
+                        stored = self._load(conn, ref.id)
+                        assert stored is not None  # locked by the lookup above
+                        change = self.replace_change(incoming, stored, actor, now)
+                        values = _row_values(order_row(change.order))
+                        conn.execute(self._sql.update, (*values[1:], stored.id, stored.version))
+                        conn.execute(self._sql.record, _change_values(change))
+                        written[index] = PutOutcome(Outcome.UPDATED, change.order)
+            except pg_errors.UniqueViolation:
+                raise
+            except psycopg.Error as exc:
+                raise StoreError(f"{self.url}: {self._describe(exc)}") from exc
+        return plan.result(written)
 
     def _batch_duplicate(self, conn: _Connection, orders: list[Order]) -> DuplicateOrder:
         """Name the first order of a rolled-back batch that clashes."""
-        keys: dict[tuple[str, str], str] = {}
-        for order in orders:
-            if order.key in keys:
-                return key_taken(order, keys[order.key], in_batch=True)
-            keys[order.key] = order.id
         rows = conn.execute(
             self._sql.clashes,
             (
@@ -739,48 +1004,49 @@ class PostgresStore(BaseStore):
         actor: Actor | None = None,
         idempotency_key: str | None = None,
     ) -> Order:
+        self._check_writable()
         fingerprint = order_fingerprint(order) if idempotency_key else ""
-        change = self._update_change(order, events, actor)
-        stored = change.order
-        params = (
-            *_order_row(stored)[1:],
-            order.id,
-            order.version,
-            change.topic,
-            change.outbox_json,
-        )
+        if order.version < 1:
+            self.update_change(order, events, actor, "", None)  # raises VersionConflict
         with self._connection() as conn:
             try:
-                if idempotency_key is None:
-                    if conn.execute(self._sql.update, params).fetchone() is None:
-                        raise self._not_updated(conn, order)
-                    return stored
-                with conn.pipeline(), conn.transaction():
-                    replayed = self._claim_key(conn, idempotency_key, fingerprint, stored)
-                    if replayed is not None:
-                        return replayed
-                    if conn.execute(self._sql.update, params).fetchone() is None:
-                        raise self._not_updated(conn, order)
+                with conn.transaction():
+                    if idempotency_key is not None:
+                        replayed = self._replay(conn, idempotency_key, fingerprint)
+                        if replayed is not None:
+                            return replayed
+                    current = conn.execute(self._sql.current, (order.id,)).fetchone()
+                    if current is None:
+                        raise order_not_found(order.id)
+                    if current[0] != order.version:
+                        raise stale_version(order, current[0])
+                    change = self.update_change(order, events, actor, current[1], _utc(current[2]))
+                    stored = change.order
+                    if idempotency_key is not None:
+                        replayed = self._claim_key(conn, idempotency_key, fingerprint, stored)
+                        if replayed is not None:
+                            return replayed
+                    values = _row_values(order_row(stored))
+                    conn.execute(self._sql.update, (*values[1:], order.id, order.version))
+                    conn.execute(self._sql.record, _change_values(change))
             except pg_errors.UniqueViolation as exc:
                 raise self._duplicate(conn, order, exc) from None
         return stored
 
-    def _not_updated(self, conn: _Connection, order: Order) -> StoreError:
-        row = conn.execute(self._sql.version_of, (order.id,)).fetchone()
-        if row is None:
-            return order_not_found(order.id)
-        return stale_version(order, row[0])
-
     def append_events(self, order_id: str, events: Sequence[OrderEvent]) -> None:
-        with self._connection() as conn, conn.pipeline(), conn.transaction():
+        self._check_writable()
+        with self._connection() as conn, conn.transaction():
             row = conn.execute(self._sql.body_for_share, (order_id,)).fetchone()
             if row is None:
                 raise order_not_found(order_id)
-            change = self._events_change(Order.model_validate_json(row[0]), events)
-            order = change.order
-            conn.execute(
-                self._sql.record, (order.id, order.version, change.topic, change.outbox_json)
-            )
+            change = self.events_change(load_stored_order(*row), events)
+            conn.execute(self._sql.record, _change_values(change))
+
+    def publish(self, entries: Iterable[OutboxEntry]) -> list[int]:
+        self._check_writable()
+        items = list(entries)
+        with self._connection() as conn, conn.transaction():
+            return write_outbox(conn, self.schema, items)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -788,49 +1054,23 @@ class PostgresStore(BaseStore):
         rows = self._fetch(self._sql.body, (order_id,))
         if not rows:
             raise order_not_found(order_id)
-        return Order.model_validate_json(rows[0][0])
+        return load_stored_order(*rows[0])
 
     def find(self, channel: str, channel_order_id: str) -> Order | None:
         rows = self._fetch(self._sql.find, (channel, channel_order_id))
-        return Order.model_validate_json(rows[0][0]) if rows else None
-
-    @staticmethod
-    def _where(query: OrderQuery, *, paged: bool) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if query.channel is not None:
-            clauses.append("channel = %s")
-            params.append(query.channel)
-        if query.shop_id is not None:
-            clauses.append("shop_id = %s")
-            params.append(query.shop_id)
-        if query.status is not None:
-            clauses.append("status = ANY(%s::text[])")
-            params.append(list(query.status))
-        if query.tag is not None:
-            clauses.append("tags @> ARRAY[%s::text]")
-            params.append(query.tag)
-        if query.created_from is not None:
-            clauses.append("created_at >= %s")
-            params.append(query.created_from)
-        if query.created_to is not None:
-            clauses.append("created_at < %s")
-            params.append(query.created_to)
-        if paged and query.after is not None:
-            clauses.append("(created_at, id) > (%s, %s)")
-            params.extend(query.after)
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+        return load_stored_order(*rows[0]) if rows else None
 
     def _query(self, query: OrderQuery) -> list[Order]:
-        where, params = self._where(query, paged=True)
+        where, params = query_where(query, _DIALECT, paged=True)
         rows = self._fetch(
-            f"SELECT body FROM {self._sql.orders}{where} ORDER BY created_at, id LIMIT %s",
+            f"SELECT body, raw, raw_type FROM {self._sql.orders}{where} "
+            "ORDER BY created_at, id LIMIT %s",
             [*params, query.limit],
         )
-        return [Order.model_validate_json(row[0]) for row in rows]
+        return [load_stored_order(*row) for row in rows]
 
     def _count(self, query: OrderQuery) -> int:
-        where, params = self._where(query, paged=False)
+        where, params = query_where(query, _DIALECT, paged=False)
         return int(self._fetch(f"SELECT count(*) FROM {self._sql.orders}{where}", params)[0][0])
 
     def events(self, order_id: str) -> list[OrderEvent]:
@@ -840,22 +1080,28 @@ class PostgresStore(BaseStore):
     # -- outbox -------------------------------------------------------------------------------
 
     def claim_outbox(self, limit: int = 100, *, lease_seconds: float = 30.0) -> list[OutboxMessage]:
-        rows = self._fetch(self._sql.claim, (int(limit), float(lease_seconds)))
+        self._check_writable()
+        with self._connection() as conn, conn.transaction():
+            conn.execute(self._sql.claim_lock, (f"{self.schema}:outbox",))
+            rows = conn.execute(self._sql.claim, (int(limit), float(lease_seconds))).fetchall()
         rows.sort(key=lambda row: int(row[0]))
         return [
             OutboxMessage(
                 id=row[0],
-                topic=row[1],
-                order_id=row[2],
-                order_version=row[3],
-                payload=json.loads(row[4]),
-                created_at=_utc(row[5]),
-                attempts=row[6],
+                stream=row[1],
+                aggregate_id=row[2],
+                aggregate_version=row[3],
+                event_id=row[4],
+                topic=row[5],
+                payload=json.loads(row[6]),
+                created_at=_utc(row[7]),
+                attempts=row[8],
             )
             for row in rows
         ]
 
     def ack_outbox(self, ids: Iterable[int]) -> None:
+        self._check_writable()
         wanted = [int(message_id) for message_id in ids]
         with self._connection() as conn:
             if wanted:
@@ -867,6 +1113,7 @@ class PostgresStore(BaseStore):
     # -- idempotency ----------------------------------------------------------------------------
 
     def remember(self, key: str, fingerprint: str, result: Mapping[str, Any]) -> IdempotencyRecord:
+        self._check_writable()
         text = result_json(result)
         with self._connection() as conn:
             row = conn.execute(self._sql.remember, (key, fingerprint, text)).fetchone()
