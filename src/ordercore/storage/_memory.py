@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -197,30 +198,15 @@ class MemoryStore(BaseStore):
             self._remember_write(idempotency_key, fingerprint, change.order)
             return change.order
 
-    def put_many(
-        self,
-        orders: Iterable[Order],
-        *,
-        actor: Actor | None = None,
-        on_existing: OnExisting | str = "error",
-    ) -> BatchResult:
-        self._check_open()
-        policy = OnExisting(on_existing)
-        batch = list(orders)
-        now, at = self.batch_clock()
-        if policy is not OnExisting.ERROR:
-            return self._put_planned(batch, actor, policy, now, at)
-        changes = [self.new_change(order, (), actor, now, at) for order in batch]
-        self.check_batch_ids(changes)
+    def _put_new(self, changes: Sequence[Change]) -> None:
         with self._lock:
             for change in changes:
                 self._check_new(change.order, {})
             for change in changes:
                 self._apply(change)
-        return BatchResult(PutOutcome(Outcome.CREATED, c.order) for c in changes)
 
     def _put_planned(
-        self, batch: list[Order], actor: Actor | None, policy: OnExisting, now: Any, at: str
+        self, batch: list[Order], actor: Actor | None, policy: OnExisting, now: datetime, at: str
     ) -> BatchResult:
         with self._lock:
             existing: dict[tuple[str, str], ExistingOrder] = {}

@@ -835,23 +835,7 @@ class SQLiteStore(BaseStore):
             self._remember_write(db, idempotency_key, fingerprint, change.order)
         return change.order
 
-    def put_many(
-        self,
-        orders: Iterable[Order],
-        *,
-        actor: Actor | None = None,
-        on_existing: OnExisting | str = "error",
-    ) -> BatchResult:
-        self._check_writable()
-        policy = OnExisting(on_existing)
-        batch = list(orders)
-        if not batch:
-            return BatchResult(())
-        now, at = self.batch_clock()
-        if policy is not OnExisting.ERROR:
-            return self._put_planned(batch, actor, policy, now, at)
-        changes = [self.new_change(order, (), actor, now, at) for order in batch]
-        self.check_batch_ids(changes)
+    def _put_new(self, changes: Sequence[Change]) -> None:
         now_us = _now_us()
         order_rows = [_row_values(order_row(change.order)) for change in changes]
         change_rows = [
@@ -864,7 +848,6 @@ class SQLiteStore(BaseStore):
                 db.executemany(_OUTBOX_INSERT, change_rows)
         except sqlite3.IntegrityError:
             raise self._batch_duplicate([c.order for c in changes]) from None
-        return BatchResult(PutOutcome(Outcome.CREATED, c.order) for c in changes)
 
     def _existing(
         self, db: sqlite3.Connection, batch: Sequence[Order]

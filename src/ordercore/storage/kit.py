@@ -946,6 +946,54 @@ class BaseStore(ABC):
             ids.add(order.id)
             keys[order.key] = order.id
 
+    # -- batches ----------------------------------------------------------------------------
+
+    def put_many(
+        self,
+        orders: Iterable[Order],
+        *,
+        actor: Actor | None = None,
+        on_existing: OnExisting | str = "error",
+    ) -> BatchResult:
+        self._check_writable()
+        try:
+            policy = OnExisting(on_existing)
+        except ValueError:
+            raise ConfigurationError(
+                "on_existing must be one of "
+                f"{', '.join(repr(p.value) for p in OnExisting)}; got {str(on_existing)[:40]!r}"
+            ) from None
+        batch = list(orders)
+        if not batch:
+            return BatchResult(())
+        now, at = self.batch_clock()
+        if policy is not OnExisting.ERROR:
+            return self._put_planned(batch, actor, policy, now, at)
+        changes = [self.new_change(order, (), actor, now, at) for order in batch]
+        self.check_batch_ids(changes)
+        self._put_new(changes)
+        return BatchResult(PutOutcome(Outcome.CREATED, change.order) for change in changes)
+
+    @abstractmethod
+    def _put_new(self, changes: Sequence[Change]) -> None:
+        """Insert new orders all or nothing (``on_existing="error"``).
+
+        Raises:
+            DuplicateOrder: one of them is stored already; nothing was written.
+        """
+
+    @abstractmethod
+    def _put_planned(
+        self,
+        batch: list[Order],
+        actor: Actor | None,
+        policy: OnExisting,
+        now: datetime,
+        at: str,
+    ) -> BatchResult:
+        """Write a batch under ``skip`` or ``replace_if_newer``: look up what is stored,
+        :func:`plan_batch`, then insert and replace in one transaction."""
+
     # -- queries --------------------------------------------------------------------------
 
     def query(self, query: OrderQuery | None = None, /, **filters: Any) -> list[Order]:

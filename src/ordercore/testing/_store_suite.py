@@ -298,7 +298,7 @@ class StoreConformance:
         self, store: OrderStore, factory: OrderFactory
     ) -> None:
         """on_existing takes error, skip or replace_if_newer."""
-        with pytest.raises(ValueError, match="upsert"):
+        with pytest.raises(ConfigurationError, match="upsert"):
             store.put_many([factory.order()], on_existing="upsert")
         assert store.count() == 0
 

@@ -886,41 +886,35 @@ class PostgresStore(BaseStore):
                 for change in changes:
                     copy.write_row(_change_values(change))
 
-    def put_many(
-        self,
-        orders: Iterable[Order],
-        *,
-        actor: Actor | None = None,
-        on_existing: OnExisting | str = "error",
-    ) -> BatchResult:
-        self._check_writable()
-        policy = OnExisting(on_existing)
-        batch = list(orders)
-        if not batch:
-            return BatchResult(())
-        now, at = self.batch_clock()
-        if policy is not OnExisting.ERROR:
-            for attempt in range(_MAX_ATTEMPTS):
-                try:
-                    return self._put_planned(batch, actor, policy, now, at)
-                except pg_errors.UniqueViolation:
-                    # Another writer stored one of these orders after this batch looked:
-                    # look again, so it is skipped or replaced as the policy says.
-                    if attempt == _MAX_ATTEMPTS - 1:
-                        raise StoreError(
-                            f"{self.url}: the batch kept clashing with concurrent writers"
-                        ) from None
-        changes = [self.new_change(order, (), actor, now, at) for order in batch]
-        self.check_batch_ids(changes)
+    def _put_new(self, changes: Sequence[Change]) -> None:
         with self._connection() as conn:
             try:
                 with conn.transaction():
                     self._copy_in(conn, changes)
             except pg_errors.UniqueViolation:
                 raise self._batch_duplicate(conn, [c.order for c in changes]) from None
-        return BatchResult(PutOutcome(Outcome.CREATED, c.order) for c in changes)
 
     def _put_planned(
+        self,
+        batch: list[Order],
+        actor: Actor | None,
+        policy: OnExisting,
+        now: datetime,
+        at: str,
+    ) -> BatchResult:
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                return self._put_planned_once(batch, actor, policy, now, at)
+            except pg_errors.UniqueViolation:
+                # Another writer stored one of these orders after this batch looked:
+                # look again, so it is skipped or replaced as the policy says.
+                if attempt == _MAX_ATTEMPTS - 1:
+                    raise StoreError(
+                        f"{self.url}: the batch kept clashing with concurrent writers"
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _put_planned_once(
         self,
         batch: list[Order],
         actor: Actor | None,
