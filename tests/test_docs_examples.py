@@ -20,7 +20,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,9 @@ from ordercore import Money, OrderStatus, open_store, plugins
 from ordercore.errors import PluginNotFound
 from ordercore.ids import is_valid_id
 from ordercore.storage import OrderStore, SQLiteStore, order_fingerprint
+from ordercore.storage.kit import Outcome
 from ordercore.testing import StoreConformance
+from ordercore.timestamps import utc_now
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [
@@ -110,6 +112,24 @@ def expect(file: str, anchor: str) -> Callable[[Check], Check]:
         return check
 
     return register
+
+
+#: Blocks whose documented results the code does not produce yet: (file, anchor) -> why.
+KNOWN_WRONG: dict[tuple[str, str], str] = {
+    ("docs/storage.md", 'on_existing="replace_if_newer"'): (
+        "put_many returns the incoming order (version 0), not the stored one, for "
+        "unchanged and skipped outcomes"
+    ),
+}
+
+
+def _block_params() -> list[object]:
+    params: list[object] = []
+    for file, block_id, code in _blocks():
+        reasons = [why for (f, anchor), why in KNOWN_WRONG.items() if f == file and anchor in code]
+        marks = [pytest.mark.xfail(raises=AssertionError, reason=why) for why in reasons]
+        params.append(pytest.param(file, code, marks=marks, id=block_id))
+    return params
 
 
 def _expectation_for(file: str, code: str) -> Check:
@@ -264,9 +284,29 @@ def check_put_update_put_many(run: Run) -> None:
     assert (stored.channel, stored.status, stored.version) == ("jd", OrderStatus.PAID, 1)
     assert (moved.id, moved.status, moved.version) == (stored.id, OrderStatus.ALLOCATED, 2)
     batch = run.value("store.put_many(OrderFactory(seed=2).orders(1000))")
-    assert (len(batch), {order.version for order in batch}) == (1000, {1})
+    assert batch.counts() == {"created": 1000}
+    assert {(o.outcome, o.order.version) for o in batch} == {(Outcome.CREATED, 1)}
     assert store.count() == 1001
     assert store.get(stored.id).version == 2
+
+
+@expect("docs/storage.md", 'on_existing="replace_if_newer"')
+def check_put_many_policies(run: Run) -> None:
+    """skip leaves stored orders alone; replace_if_newer updates only the newer copy."""
+    store, page = run.namespace["store"], run.namespace["page"]
+    assert run.value("store.put_many(page)").counts() == {"created": 3}
+    assert store.count() == 3
+    shipped = store.get(page[0].id)
+    assert (shipped.status, shipped.version) == (OrderStatus.SHIPPED, 2)
+    assert shipped.channel_updated_at is not None
+    assert shipped.channel_updated_at.utc == datetime(2026, 11, 11, 9, tzinfo=UTC)
+    assert [e.type for e in store.events(page[0].id)] == ["order.created", "order.updated"]
+    assert (store.get(page[1].id).version, store.get(page[2].id).version) == (1, 1)
+    assert run.stdout.splitlines() == ["{'skipped': 3}", "[('updated', 2), ('unchanged', 1)]"]
+    # "as stored before": the skipped outcomes carry the stored orders, version 1
+    assert [(o.outcome, o.order.id, o.order.version) for o in run.namespace["again"]] == [
+        (Outcome.SKIPPED, order.id, 1) for order in page
+    ]
 
 
 @expect("docs/storage.md", "while page := store.query(OrderQuery(after=after, limit=500))")
@@ -282,8 +322,19 @@ def check_reads_and_paging(run: Run) -> None:
         == []
     )
     assert run.value('store.count(channel="taobao")') == 0
+    assert run.value('store.query(node="awaiting_outbound")') == []
     assert run.namespace["after"] == order.sort_key()
     assert run.namespace["page"] == []
+
+
+@expect("docs/storage.md", "status_since_to=utc_now() - timedelta(hours=2)")
+def check_status_since(run: Run) -> None:
+    """An order paid just now is not yet stuck; it is found as paid within the last two hours."""
+    assert run.stdout == "0\n"
+    assert run.namespace["stuck"] == []
+    store = run.namespace["store"]
+    recent = store.query(status="paid", status_since_from=utc_now() - timedelta(hours=2))
+    assert [order.channel for order in recent] == ["jd"]
 
 
 @expect("docs/storage.md", "def publish(message)")
@@ -291,6 +342,23 @@ def check_outbox_relay(run: Run) -> None:
     """The relay loop ends with nothing pending (the block's store starts empty)."""
     assert run.stdout == ""
     assert run.namespace["store"].outbox_pending() == 0
+
+
+@expect("docs/storage.md", 'topic="stock.reserved"')
+def check_publish_other_streams(run: Run) -> None:
+    """An entry published twice is one outbox message with the entry's fields."""
+    assert run.stdout == "1\n"
+    first, second = run.values_of("store.publish([entry])")
+    assert first == second and len(first) == 1
+    [message] = run.namespace["store"].claim_outbox(10)
+    assert (
+        message.id,
+        message.stream,
+        message.aggregate_id,
+        message.aggregate_version,
+        message.topic,
+        dict(message.payload),
+    ) == (first[0], "stock", "SOF-2026-GREY@WH-HZ", 7, "stock.reserved", {"available": 12})
 
 
 @expect("docs/storage.md", 'idempotency_key="douyin:msg:7000000000000000000"')
@@ -312,9 +380,7 @@ def check_idempotent_put(run: Run) -> None:
 # the tests -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("file", "code"), [(f, c) for f, _, c in _blocks()], ids=[i for _, i, _ in _blocks()]
-)
+@pytest.mark.parametrize(("file", "code"), _block_params())
 def test_documentation_code_does_what_it_says(
     file: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
