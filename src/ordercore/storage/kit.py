@@ -47,6 +47,7 @@ from ordercore.timestamps import utc_now
 
 __all__ = [
     "BaseStore",
+    "BatchPlan",
     "BatchResult",
     "CREATED",
     "Change",
