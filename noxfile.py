@@ -87,7 +87,8 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def battery(session: nox.Session) -> None:
-    """The long reliability runs: kill -9 crash trials (200 on SQLite, 50 on PostgreSQL)."""
+    """The long reliability runs: kill -9 crash trials (200 on SQLite, 50 on PostgreSQL),
+    then PostgreSQL restarted under open stores (needs ORDERCORE_TEST_POSTGRES_URL)."""
     install_everything(session)
     session.run(
         "pytest", "tests/storage", "-q", *session.posargs, env={"ORDERCORE_CRASH_TRIALS": "200"}
@@ -98,6 +99,14 @@ def battery(session: nox.Session) -> None:
         "-q",
         *session.posargs,
         env={"ORDERCORE_CRASH_TRIALS": "50"},
+    )
+    # Restarting the server disturbs every other test using it, so this runs alone, last.
+    session.run(
+        "pytest",
+        "plugins/ordercore-postgres/tests/test_postgres_restart.py",
+        "-q",
+        *session.posargs,
+        env={"ORDERCORE_TEST_PG_RESTART": "1"},
     )
 
 
