@@ -230,11 +230,11 @@ class MemoryStore(BaseStore):
             written: dict[int, PutOutcome] = {}
             for index, change in plan.inserts:
                 self._apply(change)
-                written[index] = PutOutcome(Outcome.CREATED, change.order)
+                written[index] = PutOutcome.written(Outcome.CREATED, change.order)
             for index, incoming, ref in plan.replaces:
                 change = self.replace_change(incoming, self._orders[ref.id].load(), actor, now)
                 self._apply(change)
-                written[index] = PutOutcome(Outcome.UPDATED, change.order)
+                written[index] = PutOutcome.written(Outcome.UPDATED, change.order)
         return plan.result(written)
 
     def update(

@@ -899,7 +899,7 @@ class SQLiteStore(BaseStore):
                 )
             for index, change in plan.inserts:
                 self._record(db, change, now_us)
-                written[index] = PutOutcome(Outcome.CREATED, change.order)
+                written[index] = PutOutcome.written(Outcome.CREATED, change.order)
             for index, incoming, stored_ref in plan.replaces:
                 stored = self._load(db, stored_ref.id)
                 assert stored is not None  # read under the same write lock
@@ -907,7 +907,7 @@ class SQLiteStore(BaseStore):
                 values = _row_values(order_row(change.order))
                 db.execute(_ORDER_UPDATE, (*values[1:], stored.id, stored.version))
                 self._record(db, change, now_us)
-                written[index] = PutOutcome(Outcome.UPDATED, change.order)
+                written[index] = PutOutcome.written(Outcome.UPDATED, change.order)
         return plan.result(written)
 
     def _batch_duplicate(self, orders: list[Order]) -> DuplicateOrder:

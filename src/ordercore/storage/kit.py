@@ -383,17 +383,29 @@ class PutOutcome:
 
     Attributes:
         outcome: created, updated, unchanged, skipped or rejected.
-        order: The order as stored now (created, updated), as stored before
-            (unchanged, skipped), or as given (rejected).
-        reason: Why it was skipped or rejected, in words.
+        order: The order as stored by this batch (created, updated), else as given:
+            a skipped or unchanged order is not read back, so a re-polled page costs
+            no reads of stored bodies.
+        reason: Why it was skipped, unchanged or rejected, in words.
+        stored_id: The id the order is stored under (the stored one for an order
+            already stored); ``None`` when nothing is stored for it.
+        stored_version: Its stored version after the batch; ``None`` likewise (also for
+            a repeat within the batch, whose first occurrence carries them).
     """
 
     outcome: Outcome
     order: Order
     reason: str | None = None
+    stored_id: str | None = None
+    stored_version: int | None = None
+
+    @classmethod
+    def written(cls, outcome: Outcome, order: Order) -> PutOutcome:
+        """The outcome of an order this batch wrote."""
+        return cls(outcome, order, None, order.id, order.version)
 
     @property
-    def written(self) -> bool:
+    def wrote(self) -> bool:
         """Whether this batch wrote the order (created or updated)."""
         return self.outcome in (Outcome.CREATED, Outcome.UPDATED)
 
@@ -435,7 +447,7 @@ class BatchResult(Sequence[PutOutcome]):
     @property
     def orders(self) -> list[Order]:
         """The orders this batch wrote (created or updated), as stored, in input order."""
-        return [o.order for o in self._outcomes if o.written]
+        return [o.order for o in self._outcomes if o.wrote]
 
     def of(self, outcome: Outcome | str) -> list[PutOutcome]:
         """The outcomes of one kind."""
@@ -561,6 +573,8 @@ def plan_batch(
                     Outcome.SKIPPED,
                     order,
                     f"already stored as {stored.id} (version {stored.version})",
+                    stored.id,
+                    stored.version,
                 )
             )
             continue
@@ -572,11 +586,19 @@ def plan_batch(
                     order,
                     f"already stored as {stored.id}; the order has no channel modified time "
                     "to compare",
+                    stored.id,
+                    stored.version,
                 )
             )
         elif stored.channel_updated_at is not None and incoming == stored.channel_updated_at:
             outcomes.append(
-                PutOutcome(Outcome.UNCHANGED, order, "the channel modified time is the stored one")
+                PutOutcome(
+                    Outcome.UNCHANGED,
+                    order,
+                    "the channel modified time is the stored one",
+                    stored.id,
+                    stored.version,
+                )
             )
         elif stored.channel_updated_at is not None and incoming < stored.channel_updated_at:
             outcomes.append(
@@ -584,6 +606,8 @@ def plan_batch(
                     Outcome.SKIPPED,
                     order,
                     f"older than the stored version {stored.version} by its channel modified time",
+                    stored.id,
+                    stored.version,
                 )
             )
         else:
@@ -973,7 +997,7 @@ class BaseStore(ABC):
         changes = [self.new_change(order, (), actor, now, at) for order in batch]
         self.check_batch_ids(changes)
         self._put_new(changes)
-        return BatchResult(PutOutcome(Outcome.CREATED, change.order) for change in changes)
+        return BatchResult(PutOutcome.written(Outcome.CREATED, change.order) for change in changes)
 
     @abstractmethod
     def _put_new(self, changes: Sequence[Change]) -> None:

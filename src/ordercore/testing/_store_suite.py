@@ -218,6 +218,10 @@ class StoreConformance:
         assert [o.outcome for o in result] == [Outcome.SKIPPED] * 2 + [Outcome.CREATED] * 3
         assert result.counts() == {"skipped": 2, "created": 3}
         assert first[3].id in (result[0].reason or "")
+        assert [(o.stored_id, o.stored_version) for o in result[:2]] == [
+            (first[3].id, 1),
+            (first[4].id, 1),
+        ]
         assert [o.id for o in result.orders] == [o.id for o in fresh]
         assert store.count() == 8
         assert store.outbox_pending() == 8
@@ -277,6 +281,15 @@ class StoreConformance:
         assert replaced.status_since is not None and before is not None
         assert replaced.status_since > before
         assert result[0].order == replaced
+        assert [(o.stored_id, o.stored_version) for o in result] == [
+            (stored[0].id, 2),
+            (stored[1].id, 1),
+            (stored[2].id, 1),
+            (stored[3].id, 1),
+            (None, None),
+            (None, None),
+            (None, None),
+        ]
         assert [e.type for e in store.events(stored[0].id)] == ["order.created", "order.updated"]
         for original in stored[1:]:
             assert store.get(original.id) == original

@@ -954,7 +954,7 @@ class PostgresStore(BaseStore):
                     if plan.inserts:
                         self._copy_in(conn, [change for _, change in plan.inserts])
                     for index, change in plan.inserts:
-                        written[index] = PutOutcome(Outcome.CREATED, change.order)
+                        written[index] = PutOutcome.written(Outcome.CREATED, change.order)
                     for index, incoming, ref in plan.replaces:
                         stored = self._load(conn, ref.id)
                         assert stored is not None  # locked by the lookup above
@@ -962,7 +962,7 @@ class PostgresStore(BaseStore):
                         values = _row_values(order_row(change.order))
                         conn.execute(self._sql.update, (*values[1:], stored.id, stored.version))
                         conn.execute(self._sql.record, _change_values(change))
-                        written[index] = PutOutcome(Outcome.UPDATED, change.order)
+                        written[index] = PutOutcome.written(Outcome.UPDATED, change.order)
             except pg_errors.UniqueViolation:
                 raise
             except psycopg.Error as exc:
