@@ -15,6 +15,8 @@ import pytest
 from ordercore.storage import MemoryStore, SQLiteStore
 from ordercore.testing._factory import OrderFactory
 
+__all__ = ["memory_store", "order_factory", "sqlite_store"]
+
 
 @pytest.fixture
 def order_factory(request: pytest.FixtureRequest) -> OrderFactory:
