@@ -118,7 +118,8 @@ class OrderRow:
         status_since: When it entered its current status.
         channel_updated_at: The channel's own modified time, if known.
         tags: The order's tags.
-        body: The order as JSON text, ``raw`` left out.
+        body: The order as UTF-8 JSON, ``raw`` left out (bytes: pydantic's serializer
+            output as is; a backend with a text column decodes it).
         raw: The raw payload's text, or ``None``.
         raw_type: The raw payload's media type, or ``None``.
     """
@@ -135,9 +136,13 @@ class OrderRow:
     channel_updated_at: datetime | None
     version: int
     tags: tuple[str, ...]
-    body: str
+    body: bytes
     raw: str | None
     raw_type: str | None
+
+
+_to_json = Order.__pydantic_serializer__.to_json  # model_dump_json without the str decode
+_NO_RAW: Final = {"raw"}
 
 
 def order_row(order: Order) -> OrderRow:
@@ -158,7 +163,7 @@ def order_row(order: Order) -> OrderRow:
         None if changed is None else changed.utc,
         order.version,
         order.tags,
-        order.model_dump_json(exclude={"raw"}) if raw is not None else order.model_dump_json(),
+        _to_json(order, exclude=_NO_RAW) if raw is not None else _to_json(order),
         None if raw is None else raw.text,
         None if raw is None else raw.content_type,
     )

@@ -210,7 +210,7 @@ def _row_values(row: OrderRow) -> tuple[Any, ...]:
         row.channel_updated_at,
         row.version,
         list(row.tags),
-        row.body,
+        row.body.decode(),
         row.raw,
         row.raw_type,
     )
