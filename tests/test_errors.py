@@ -18,19 +18,24 @@ from ordercore.errors import (
     DuplicateOrder,
     FieldProblem,
     FloatMoneyError,
-    IdempotencyConflict,
     ForeignDatabase,
+    FrozenModelError,
+    IdempotencyConflict,
+    IdError,
+    LineNotFound,
     MigrationError,
     MoneyError,
     OrderCoreError,
     OrderNotFound,
+    PersonalDataError,
     PluginError,
     PluginLoadError,
     PluginNotFound,
     SchemaError,
+    SchemaVersionError,
     StoreClosed,
-    StoreReadOnly,
     StoreError,
+    StoreReadOnly,
     StoreURLError,
     TimeParseError,
     VersionConflict,
@@ -63,6 +68,17 @@ SAMPLES: dict[type[OrderCoreError], Callable[[], OrderCoreError]] = {
         [FieldProblem("lines.0.quantity", "Input should be greater than 0", "greater_than")],
         channel="taobao",
         channel_order_id="3861740395217345201",
+    ),
+    SchemaVersionError: lambda: SchemaVersionError(
+        "schema version 3 is newer than this ordercore's (2)", version=3, supported=2
+    ),
+    FrozenModelError: lambda: FrozenModelError(
+        "Order is immutable: use order.evolve(status=...)", model="Order", field="status"
+    ),
+    LineNotFound: lambda: LineNotFound("order A has no line '9'", order_id="A", line_id="9"),
+    IdError: lambda: IdError("not a ULID: 'x'"),
+    PersonalDataError: lambda: PersonalDataError(
+        "an e-mail address needs one @", kind="e-mail address"
     ),
     StoreError: lambda: StoreError("commit failed"),
     StoreClosed: lambda: StoreClosed("the store memory:// is closed"),
@@ -202,6 +218,11 @@ class TestBuiltinBases:
             (AllocationError, MoneyError),
             (TimeParseError, ValueError),
             (SchemaError, ValueError),
+            (SchemaVersionError, SchemaError),
+            (FrozenModelError, AttributeError),
+            (LineNotFound, KeyError),
+            (IdError, ValueError),
+            (PersonalDataError, ValueError),
             (OrderNotFound, LookupError),
             (OrderNotFound, StoreError),
             (DuplicateOrder, StoreError),
@@ -286,6 +307,13 @@ class TestMessages:
         assert SAMPLES[StoreURLError]().url == "orders.db"  # type: ignore[attr-defined]
         assert SAMPLES[IdempotencyConflict]().key == "webhook:42"  # type: ignore[attr-defined]
         assert SAMPLES[DuplicateOrder]().existing_id == "A"  # type: ignore[attr-defined]
+        line = SAMPLES[LineNotFound]()
+        assert (line.order_id, line.line_id) == ("A", "9")  # type: ignore[attr-defined]
+        version = SAMPLES[SchemaVersionError]()
+        assert (version.version, version.supported) == (3, 2)  # type: ignore[attr-defined]
+        assert version.field == "schema_version"  # type: ignore[attr-defined]
+        frozen = SAMPLES[FrozenModelError]()
+        assert (frozen.model, frozen.field) == ("Order", "status")  # type: ignore[attr-defined]
 
     def test_field_problem_value_semantics(self) -> None:
         """FieldProblems compare and hash by field, problem and kind."""
@@ -294,3 +322,48 @@ class TestMessages:
         assert a != FieldProblem("sku", "is required")
         assert len({a, FieldProblem("sku", "is required", "missing")}) == 1
         assert repr(a) == "FieldProblem(field='sku', problem='is required', kind='missing')"
+
+
+class TestEchoedValues:
+    """Errors never repeat a huge or personal value they were given."""
+
+    def test_a_huge_channel_order_id_is_cut_with_its_length(self) -> None:
+        """A 10 MB id gives a short header that says how long the id was."""
+        huge = "9" * 10_000_000
+        error = SchemaError([FieldProblem("channel_order_id", "too long")], channel="jd",
+                            channel_order_id=huge)  # fmt: skip
+        header = error.message.splitlines()[0]
+        assert header == f"Order jd:{'9' * 64}…(10000000 chars): 1 invalid field"
+        assert error.channel_order_id == f"{'9' * 64}…(10000000 chars)"
+        assert len(str(error)) < 400
+
+    def test_a_phone_given_as_the_channel_is_masked(self) -> None:
+        """A mobile number in the channel or the order id reaches the message masked."""
+        error = SchemaError([FieldProblem("channel", "bad")], channel="13800138000",
+                            channel_order_id="+86 13912345678")  # fmt: skip
+        assert "13800138000" not in str(error) and "13912345678" not in str(error)
+        assert error.message.startswith("Order 138****8000:+86****5678: 1 invalid field")
+        assert error.channel == "138****8000"
+
+    def test_an_e_mail_in_a_problem_is_masked(self) -> None:
+        """A problem text that quotes an address shows only its first letter and domain."""
+        problem = FieldProblem("buyer.email", "got 'wang.xiaoming@example.com' here")
+        assert problem.problem == "got 'w***@example.com' here"
+
+    def test_long_problem_texts_and_field_paths_are_cut(self) -> None:
+        """A problem or a dict key path built from input stays a few hundred characters."""
+        problem = FieldProblem("attributes." + "k" * 5000, "x" * 5000, "kind")
+        assert problem.field == "attributes." + "k" * 117 + "…(5011 chars)"
+        assert problem.problem == "x" * 300 + "…(5000 chars)"
+
+    def test_an_int_order_id_too_large_to_print_is_described(self) -> None:
+        """str() of a 5000-digit int raises in Python; the error describes it instead."""
+        error = SchemaError([], channel="jd", channel_order_id=10**5000)  # type: ignore[arg-type]
+        assert error.channel_order_id == "<int of 16610 bits>"
+
+    def test_ordinary_values_are_shown_as_they_are(self) -> None:
+        """Short ids that are not personal data are not touched."""
+        error = SAMPLES[SchemaError]()
+        assert isinstance(error, SchemaError)
+        assert error.channel_order_id == "3861740395217345201"
+        assert error.message.startswith("Order taobao:3861740395217345201: 1 invalid field")

@@ -12,6 +12,7 @@ import warnings
 import pytest
 
 from ordercore import ids
+from ordercore.errors import IdError
 from ordercore.ids import id_time_ms, is_valid_id, new_id
 
 CROCKFORD = set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
@@ -182,6 +183,21 @@ class TestValidation:
 
     @pytest.mark.parametrize("value", ["", "not-an-id", "81ARYZ6S41TSV4RRFFQ69G5FAV"])
     def test_id_time_ms_rejects_junk(self, value: str) -> None:
-        """id_time_ms raises ValueError for something that is not an id."""
-        with pytest.raises(ValueError, match="not a ULID"):
+        """id_time_ms raises IdError (a ValueError) for something that is not an id."""
+        with pytest.raises(IdError, match="not a ULID"):
             id_time_ms(value)
+
+    @pytest.mark.parametrize("value", [None, 12345, b"01ARZ3NDEKTSV4RRFFQ69G5FAV"])
+    def test_id_time_ms_rejects_non_strings(self, value: object) -> None:
+        """A value of the wrong type is an IdError too, naming the type."""
+        with pytest.raises(IdError, match="expected a str"):
+            id_time_ms(value)  # type: ignore[arg-type]
+
+    def test_id_time_ms_does_not_echo_huge_or_personal_values(self) -> None:
+        """The message shows at most 32 characters and masks a phone number."""
+        with pytest.raises(IdError) as caught:
+            id_time_ms("A" * 1_000_000)
+        assert len(caught.value.message) < 120
+        with pytest.raises(IdError) as caught:
+            id_time_ms("13800138000")
+        assert "13800138000" not in str(caught.value)

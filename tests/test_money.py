@@ -8,6 +8,7 @@ import math
 import pickle
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import jsonschema
 import pydantic
@@ -19,6 +20,7 @@ from ordercore.errors import (
     AllocationError,
     CurrencyMismatch,
     FloatMoneyError,
+    FrozenModelError,
     MoneyError,
     OrderCoreError,
 )
@@ -524,15 +526,41 @@ class TestValueSemantics:
     def test_immutable(self) -> None:
         """Attributes cannot be set, added or deleted."""
         money = Money("1.00")
-        with pytest.raises(AttributeError):
+        with pytest.raises(FrozenModelError):
             money.amount = Decimal("2.00")
-        with pytest.raises(AttributeError):
+        with pytest.raises(FrozenModelError):
             money.currency = "USD"
-        with pytest.raises(AttributeError):
+        with pytest.raises(FrozenModelError) as caught:
             money.note = "x"
-        with pytest.raises(AttributeError):
+        assert (caught.value.model, caught.value.field) == ("Money", "note")
+        assert isinstance(caught.value, AttributeError)
+        with pytest.raises(FrozenModelError):
             del money.amount
         assert money == Money("1.00")
+
+    @pytest.mark.parametrize(
+        ("make", "error"),
+        [
+            (lambda: Money("x" * 1_000_000), MoneyError),
+            (lambda: Money("1" * 500_000 + ".001"), MoneyError),
+            (lambda: Money.from_minor("9" * 1_000_000), MoneyError),
+            (lambda: Money("1.00", "C" * 1_000_000), MoneyError),
+            (lambda: Money("13800138000.001"), MoneyError),
+        ],
+    )
+    def test_messages_do_not_echo_huge_or_personal_values(
+        self, make: Any, error: type[Exception]
+    ) -> None:
+        """A megabyte of junk gives a short message; a phone-like amount is masked."""
+        with pytest.raises(error) as caught:
+            make()
+        assert len(str(caught.value)) < 400
+        assert "13800138000" not in str(caught.value)
+
+    @pytest.mark.parametrize("currency", [None, ["CNY"], 3])
+    def test_minor_digits_of_a_non_code(self, currency: object) -> None:
+        """minor_digits of something that is not a code is the common 2, not a TypeError."""
+        assert minor_digits(currency) == 2  # type: ignore[arg-type]
 
     def test_operations_do_not_change_operands(self) -> None:
         """Arithmetic returns new values."""

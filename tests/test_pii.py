@@ -16,17 +16,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ordercore.errors import SchemaError
+from ordercore.errors import FrozenModelError, PersonalDataError, SchemaError
 from ordercore.money import Money
 from ordercore.pii import (
     AddressText,
+    EmailAddress,
     PersonName,
     PhoneNumber,
     Sensitive,
+    is_email_address,
     looks_like_ciphertext,
     mask_phone,
+    redact,
+    safe_repr,
 )
-from ordercore.schema import Address, Order
+from ordercore.schema import Address, Buyer, Order
 from ordercore.timestamps import parse_channel_time
 
 PHONE = "13800138000"
@@ -142,9 +146,36 @@ class TestMasking:
 
     @pytest.mark.parametrize("value", [13800138000, None, b"138", ["138"]])
     def test_only_strings(self, value: object) -> None:
-        """Sensitive values wrap strings only."""
-        with pytest.raises(TypeError, match="takes a str"):
+        """Sensitive values wrap strings only; anything else is a typed error."""
+        with pytest.raises(PersonalDataError, match="takes a str") as caught:
             PhoneNumber(value)  # type: ignore[arg-type]
+        assert caught.value.kind == "phone number"
+
+    @pytest.mark.parametrize(
+        "value", ["王小明-13800138000x", "13800138000x", "call 13800138000", "张三 13800138000"]
+    )
+    def test_a_phone_value_that_is_not_a_phone_number_is_masked_entirely(self, value: str) -> None:
+        """Nothing of a value not shaped like a phone shows: no name, no digits."""
+        phone = PhoneNumber(value)
+        assert phone.masked == "********"
+        assert mask_phone(value) == "********"
+        assert phone.reveal() == value
+
+    @pytest.mark.parametrize(
+        ("value", "masked"),
+        [
+            ("555-625-1199", "555****1199"),
+            ("(555) 555-5555", "(55****5555"),
+            ("+86 138 0013 8000", "+86****8000"),
+            ("18401659850-4532", "184****4532"),
+            ("021-12345678转123", "021****转123"),
+            ("24534252", "****4252"),
+            ("1573672****", "1573672****"),
+        ],
+    )
+    def test_phone_shaped_values_keep_their_ends(self, value: str, masked: str) -> None:
+        """Landlines, international numbers, extensions and platform masks are phones."""
+        assert PhoneNumber(value).masked == masked
 
 
 class TestCiphertext:
@@ -219,11 +250,11 @@ class TestValueSemantics:
     def test_immutable(self) -> None:
         """The wrapped value cannot be replaced, added to or deleted."""
         phone = PhoneNumber(PHONE)
-        with pytest.raises(AttributeError):
+        with pytest.raises(FrozenModelError):
             phone._value = "x"
-        with pytest.raises(AttributeError):
+        with pytest.raises(FrozenModelError):
             phone.extra = "x"
-        with pytest.raises(AttributeError):
+        with pytest.raises(FrozenModelError):
             del phone._value  # type: ignore[attr-defined]
         assert phone.reveal() == PHONE
 
@@ -421,3 +452,90 @@ class TestCiphertextHeuristic:
         assert not looks_like_ciphertext("12345678901234567890123")
         assert looks_like_ciphertext("AAS/ZFJFkdlsjkfdjklsdjfklsd=")
         assert looks_like_ciphertext("b3JkZXJjb3JlIGNpcGhlcnRleHQgc2FtcGxl0")
+
+
+class TestEmailAddresses:
+    """E-mail addresses follow one simple rule; anything else is refused."""
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "bob.norman@hostmail.com",
+            "john.doe+orders@example.co.uk",
+            "29130*****@qq.com",
+            "angel_l*******@yahoo.com.cn",
+            "用户@例子.中国",
+            "a@xn--fiqs8s.xn--fiqs8s",
+        ],
+    )
+    def test_addresses_are_accepted(self, value: str) -> None:
+        """Plain, tagged, platform-masked and international addresses pass."""
+        assert is_email_address(value)
+        assert EmailAddress(value).reveal() == value
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "",
+            "bob",
+            "bob@",
+            "@shop.cn",
+            "bob@example",
+            "bob@@example.com",
+            "bob smith@example.com",
+            "bob@-example.com",
+            "bob@example.c",
+            "bob@example.123",
+            "13800138000",
+            "x" * 65 + "@example.com",
+        ],
+    )
+    def test_non_addresses_are_refused_without_echo(self, value: str) -> None:
+        """A value that is not an address raises PersonalDataError that does not repeat it."""
+        assert not is_email_address(value)
+        with pytest.raises(PersonalDataError) as caught:
+            EmailAddress(value)
+        assert caught.value.kind == "e-mail address"
+        if value:
+            assert value not in str(caught.value)
+
+    def test_ciphertext_is_accepted_as_it_came(self) -> None:
+        """A platform-encrypted e-mail is kept opaque, whatever it looks like."""
+        assert EmailAddress(JD_TDE).masked == "<encrypted>"
+
+    def test_a_model_refuses_an_invalid_address_by_field(self) -> None:
+        """Inside a model the refusal is a SchemaError naming the field, in Python and JSON."""
+        with pytest.raises(SchemaError) as caught:
+            Buyer(email="wang.xiaoming at example.com")
+        (problem,) = caught.value.problems
+        assert (problem.field, problem.kind) == ("email", "personal-data-invalid")
+        assert "wang.xiaoming" not in str(caught.value)
+        with pytest.raises(SchemaError) as caught:
+            Buyer.model_validate_json('{"email": "wang.xiaoming at example.com"}')
+        assert caught.value.problems[0].kind == "personal-data-invalid"
+
+
+class TestRedaction:
+    """redact() and safe_repr() make any value fit for a message."""
+
+    def test_mobiles_and_addresses_in_text_are_masked(self) -> None:
+        """Numbers and addresses inside other text are masked, the rest kept."""
+        assert redact("call 13800138000 or +8613912345678") == "call 138****8000 or +86****5678"
+        assert redact("mail wang@example.com now") == "mail w***@example.com now"
+        assert redact("order 3725362658812595205") == "order 3725362658812595205"
+
+    def test_long_text_is_cut_with_its_length(self) -> None:
+        """Text over the limit keeps its start and says how long it was."""
+        assert redact("a" * 100, limit=10) == "aaaaaaaaaa…(100 chars)"
+        assert redact("a" * 10, limit=10) == "a" * 10
+
+    def test_a_number_across_the_cut_is_masked_before_cutting(self) -> None:
+        """A mobile that straddles the limit never shows its digits half-cut."""
+        assert redact("x" * 60 + "13800138000", limit=64) == "x" * 60 + "138*…(71 chars)"
+
+    def test_safe_repr(self) -> None:
+        """Strings are quoted, sensitive values masked, huge ints described."""
+        assert safe_repr("13800138000") == "'138****8000'"
+        assert safe_repr(PhoneNumber(PHONE)) == "PhoneNumber('138****8000')"
+        assert safe_repr(10**5000) == "<int of 16610 bits>"
+        assert safe_repr([1, 2]) == "[1, 2]"

@@ -11,13 +11,16 @@ import jsonschema
 import pytest
 
 from ordercore import Money, Order, OrderAmounts, OrderLine, parse_channel_time
-from ordercore.errors import SchemaError
+from ordercore.errors import ConfigurationError, FrozenModelError, LineNotFound, SchemaError
 from ordercore.schema import (
     SCHEMA_VERSION,
+    AnomalyCode,
     Discount,
     DiscountFunder,
+    OrderAnomaly,
     OrderEvent,
     OrderStatus,
+    RawPayload,
     attribute,
     json_schema,
 )
@@ -145,16 +148,186 @@ class TestValidation:
         """An order written by a newer schema cannot be read as this one."""
         data = json.loads(Order(**minimal()).model_dump_json())
         data["schema_version"] = SCHEMA_VERSION + 1
-        with pytest.raises(SchemaError, match="schema_version"):
+        with pytest.raises(SchemaError, match="upgrade ordercore") as caught:
             Order.model_validate(data)
+        assert caught.value.problems[0].field == "schema_version"
+        assert caught.value.problems[0].kind == "schema_version_newer"
+
+    def test_an_older_schema_version_points_to_the_loader(self) -> None:
+        """The model reads only the current version; older bodies go through load_order_json."""
+        data = json.loads(Order(**minimal()).model_dump_json())
+        data["schema_version"] = 1
+        with pytest.raises(SchemaError, match=r"load_order_json\(\)") as caught:
+            Order.model_validate_json(json.dumps(data))
+        assert caught.value.problems[0].kind == "schema_version_older"
+
+    @pytest.mark.parametrize("amount_field", ["goods", "paid", "shipping"])
+    def test_negative_goods_paid_or_shipping_are_refused(self, amount_field: str) -> None:
+        """Goods, what was paid and shipping cannot be below zero; the error names the field."""
+        amounts = {"goods": Money("536.00"), "paid": Money("536.00"), amount_field: Money("-0.01")}
+        with pytest.raises(SchemaError) as caught:
+            Order(**minimal(amounts=amounts))
+        (problem,) = caught.value.problems
+        assert problem.field == f"amounts.{amount_field}"
+        assert problem.problem == "must not be negative (got -0.01 CNY)"
+        with pytest.raises(SchemaError):
+            Order.model_validate_json(
+                Order(**minimal())
+                .model_dump_json()
+                .replace('"goods":{"amount":"536.00"', '"goods":{"amount":"-536.00"')
+            )
+
+    def test_a_negative_adjustment_is_still_allowed(self) -> None:
+        """A seller's price cut is a negative adjustment, not an error."""
+        amounts = {"goods": Money("536.00"), "adjustment": Money("-36.00"), "paid": Money("500.00")}
+        order = Order(**minimal(amounts=amounts))
+        assert order.amounts.balances and order.anomalies == ()
+
+    def test_node_is_a_short_lower_snake_case_code(self) -> None:
+        """The lifecycle node is a code like awaiting_outbound; anything else is refused."""
+        assert Order(**minimal(node="awaiting_outbound")).node == "awaiting_outbound"
+        for bad in ("Awaiting", "awaiting outbound", "x" * 65, "", "1st"):
+            with pytest.raises(SchemaError) as caught:
+                Order(**minimal(node=bad))
+            assert caught.value.field == "node"
+
+    def test_status_since_must_be_aware(self) -> None:
+        """status_since, like recorded_at, is an aware instant."""
+        since = datetime(2026, 11, 11, 1, tzinfo=UTC)
+        assert Order(**minimal(status_since=since)).status_since == since
+        with pytest.raises(SchemaError) as caught:
+            Order(**minimal(status_since=datetime(2026, 11, 11, 1)))
+        assert caught.value.field == "status_since"
+
+    def test_a_plain_string_for_a_time_points_to_parse_channel_time(self) -> None:
+        """A channel's time string where a ChannelTime belongs says how to read it."""
+        for validate in (
+            lambda: Order(**minimal(created_at="2026-11-11 00:00:05")),
+            lambda: Order.model_validate_json(
+                json.dumps(
+                    {
+                        **json.loads(Order(**minimal()).model_dump_json()),
+                        "created_at": "2026-11-11 00:00:05",
+                    }
+                )
+            ),
+        ):
+            with pytest.raises(SchemaError) as caught:
+                validate()
+            (problem,) = caught.value.problems
+            assert problem.field == "created_at"
+            assert "parse_channel_time()" in problem.problem
+
+    def test_a_huge_or_personal_channel_order_id_stays_out_of_the_message(self) -> None:
+        """An invalid 10 MB id and a phone number given as the channel are cut and masked."""
+        with pytest.raises(SchemaError) as caught:
+            Order(**minimal(channel="13800138000", channel_order_id="7" * 10_000_000))
+        text = str(caught.value)
+        assert len(text) < 500
+        assert "13800138000" not in text and "138****8000" in text
+        assert "…(10000000 chars)" in text
+        assert [p.field for p in caught.value.problems] == ["channel", "channel_order_id"]
+
+    def test_repeated_line_ids_are_listed_briefly(self) -> None:
+        """Hundreds of repeated long line ids give a bounded message."""
+        line = {**minimal()["lines"][0], "line_id": "L" * 120}
+        lines = [{**line, "line_id": f"{i:03d}" + "L" * 120} for i in range(300)] * 2
+        with pytest.raises(SchemaError, match="and 297 more") as caught:
+            Order(**minimal(lines=lines))
+        assert len(str(caught.value)) < 700
+
+
+class TestAnomalies:
+    """Unbalanced amounts are accepted, recorded as typed anomalies, or refused in strict mode."""
+
+    def unbalanced(self) -> dict[str, Any]:
+        return minimal(amounts={"goods": Money("536.00"), "paid": Money("530.00")})
+
+    def test_unbalanced_amounts_are_kept_with_an_anomaly(self) -> None:
+        """By default the order is valid and carries amounts_unbalanced with the exact money."""
+        order = Order(**self.unbalanced())
+        (anomaly,) = order.anomalies
+        assert anomaly.code is AnomalyCode.AMOUNTS_UNBALANCED
+        assert (anomaly.expected, anomaly.actual) == (Money("536.00"), Money("530.00"))
+        assert anomaly.field == "amounts.paid"
+        assert "530.00 CNY" in anomaly.message and "536.00 CNY" in anomaly.message
+        assert order.has_anomaly("amounts_unbalanced")
+        assert "anomalies=('amounts_unbalanced',)" in repr(order)
+
+    def test_a_balanced_order_has_none(self) -> None:
+        """An order whose amounts add up carries no anomaly."""
+        order = Order(**minimal())
+        assert order.anomalies == () and not order.has_anomaly(AnomalyCode.AMOUNTS_UNBALANCED)
+
+    def test_a_caller_cannot_hide_or_invent_an_anomaly(self) -> None:
+        """Whatever is passed as anomalies, the order carries what its data implies."""
+        hidden = Order(**self.unbalanced(), anomalies=())
+        assert [a.code for a in hidden.anomalies] == [AnomalyCode.AMOUNTS_UNBALANCED]
+        fake = OrderAnomaly(code=AnomalyCode.AMOUNTS_UNBALANCED, message="made up")
+        assert Order(**minimal(anomalies=[fake])).anomalies == ()
+        data = json.loads(hidden.model_dump_json())
+        data["anomalies"] = []
+        back = Order.model_validate_json(json.dumps(data))
+        assert [a.code for a in back.anomalies] == [AnomalyCode.AMOUNTS_UNBALANCED]
+
+    def test_copies_keep_the_anomalies_in_step(self) -> None:
+        """evolve() and model_copy() recompute anomalies when the amounts change."""
+        order = Order(**self.unbalanced())
+        fixed = {"goods": Money("536.00"), "paid": Money("536.00")}
+        assert order.evolve(amounts=fixed).anomalies == ()
+        assert order.model_copy(update={"amounts": OrderAmounts(**fixed)}).anomalies == ()
+        assert order.model_copy(update={"anomalies": ()}).anomalies == order.anomalies
+        stamped = order.model_copy(update={"version": 2})
+        assert stamped.anomalies == order.anomalies and stamped.version == 2
+
+    def test_anomalies_survive_json_and_are_recomputed(self) -> None:
+        """The JSON form carries the anomalies (queryable in a store) and reads back equal."""
+        order = Order(**self.unbalanced())
+        data = json.loads(order.model_dump_json())
+        assert data["anomalies"] == [{
+            "code": "amounts_unbalanced", "message": order.anomalies[0].message,
+            "field": "amounts.paid", "expected": {"amount": "536.00", "currency": "CNY"},
+            "actual": {"amount": "530.00", "currency": "CNY"},
+        }]  # fmt: skip
+        assert Order.model_validate_json(order.model_dump_json()) == order
+
+    def test_strict_mode_refuses_unbalanced_amounts(self) -> None:
+        """Order.strict() and the strict_amounts context raise SchemaError naming the amounts."""
+        for validate in (
+            lambda: Order.strict(**self.unbalanced()),
+            lambda: Order.model_validate(self.unbalanced(), context={"strict_amounts": True}),
+            lambda: Order.model_validate_json(
+                Order(**self.unbalanced()).model_dump_json(), context={"strict_amounts": True}
+            ),
+        ):
+            with pytest.raises(SchemaError) as caught:
+                validate()
+            (problem,) = caught.value.problems
+            assert (problem.field, problem.kind) == ("amounts", "amounts_unbalanced")
+            assert "530.00 CNY" in problem.problem
+        assert Order.strict(**minimal()).anomalies == ()
+
+    def test_strict_mode_is_per_call_not_global(self) -> None:
+        """A strict validation leaves the next lenient one lenient."""
+        with pytest.raises(SchemaError):
+            Order.strict(**self.unbalanced())
+        assert Order(**self.unbalanced()).has_anomaly("amounts_unbalanced")
+        assert Order.model_validate(self.unbalanced(), context={"strict_amounts": False}).anomalies
 
 
 class TestImmutability:
     def test_orders_are_frozen(self) -> None:
         """Assigning to a field fails; evolve() returns a changed, validated copy."""
         order = Order(**minimal())
-        with pytest.raises(Exception, match="frozen"):
+        with pytest.raises(FrozenModelError, match=r"use order\.evolve\(status=\.\.\.\)") as caught:
             order.status = OrderStatus.CANCELLED  # type: ignore[misc]
+        assert (caught.value.model, caught.value.field) == ("Order", "status")
+        assert isinstance(caught.value, AttributeError)
+        with pytest.raises(FrozenModelError):
+            order.lines[0].quantity = 3  # type: ignore[misc]
+        with pytest.raises(FrozenModelError):
+            del order.receiver
+        assert order.status is OrderStatus.PAID
         cancelled = order.evolve(status="cancelled")
         assert cancelled.status is OrderStatus.CANCELLED and order.status is OrderStatus.PAID
         with pytest.raises(SchemaError):
@@ -219,6 +392,12 @@ class TestAmounts:
         assert amounts.balances
         assert not amounts.evolve(paid=Money("259.51")).balances
 
+    def test_an_unknown_funder_is_a_configuration_error(self) -> None:
+        """discount_by() with a funder that does not exist is a typed error listing the funders."""
+        amounts = OrderAmounts(goods=Money("1.00"), paid=Money("1.00"))
+        with pytest.raises(ConfigurationError, match=r"unknown discount funder 'bank'.*platform"):
+            amounts.discount_by("bank")
+
     def test_a_negative_discount_is_refused(self) -> None:
         """Discounts take money off; an increase is an adjustment."""
         with pytest.raises(SchemaError, match="adjustment"):
@@ -233,7 +412,66 @@ class TestAmounts:
         assert odd.goods == Money("10.00")
 
 
+class TestLines:
+    def test_line_finds_by_id(self) -> None:
+        """order.line(id) returns the line with that id."""
+        order = Order(**minimal())
+        assert order.line("1").sku == "TEA-LJ-250"
+
+    def test_a_missing_line_is_a_typed_key_error(self) -> None:
+        """An unknown line id raises LineNotFound (a KeyError) with the order and line ids."""
+        order = Order(**minimal())
+        with pytest.raises(LineNotFound) as caught:
+            order.line("9")
+        assert (caught.value.order_id, caught.value.line_id) == (order.id, "9")
+        assert isinstance(caught.value, KeyError)
+        assert f"order {order.id} has no line '9'" in str(caught.value)
+
+    def test_a_missing_line_does_not_echo_huge_or_personal_ids(self) -> None:
+        """The id asked for is cut and masked like every echoed value."""
+        order = Order(**minimal())
+        with pytest.raises(LineNotFound) as caught:
+            order.line("13800138000" + "x" * 100_000)
+        assert "13800138000" not in str(caught.value)
+        assert len(str(caught.value)) < 300
+
+
 class TestRepresentation:
+    def test_raw_payload_repr_shows_only_its_size(self) -> None:
+        """repr(order.raw) shows the length and content type, never the text."""
+        raw = RawPayload(text='{"receiver_mobile": "13912345678", "name": "李雷"}')
+        assert repr(raw) == f"RawPayload(length={len(raw.text)}, content_type='application/json')"
+        assert str(raw) == f"length={len(raw.text)} content_type='application/json'"
+
+    def test_notes_and_reasons_stay_out_of_reprs(self) -> None:
+        """Buyer and seller notes and after-sale reasons are free text: never in a repr."""
+        case = {"channel_after_sale_id": "R1", "reason": "李雷 13912345678 不想要了"}
+        order = Order(**minimal(buyer_note="请打 13912345678 找李雷", seller_note="VIP 李雷",
+                                after_sales=[case]))  # fmt: skip
+        text = repr(order) + str(order) + repr(order.after_sales) + str(order.after_sales[0])
+        assert "李雷" not in text and "13912345678" not in text
+        assert "R1" in repr(order.after_sales[0])
+
+    def test_storage_dumps_carry_the_payload_and_notes(self) -> None:
+        """model_dump and model_dump_json keep the raw text and notes, for stores."""
+        order = Order(**minimal(raw={"text": '{"a": "13700001111"}'}, buyer_note="李雷"))
+        assert order.model_dump()["raw"]["text"] == '{"a": "13700001111"}'
+        assert order.model_dump()["buyer_note"] == "李雷"
+        assert "13700001111" in order.model_dump_json()
+        lean = order.model_dump_json(exclude={"raw"})
+        assert "raw" not in json.loads(lean) and "13700001111" not in lean
+        assert Order.model_validate_json(lean) == order.model_copy(update={"raw": None})
+
+    def test_raw_payload_errors_are_typed(self) -> None:
+        """A payload that is not JSON, or a value that cannot be JSON, raises SchemaError."""
+        with pytest.raises(SchemaError) as caught:
+            RawPayload(text="{not json").parse_json()
+        assert (caught.value.model, caught.value.problems[0].kind) == ("RawPayload", "json_invalid")
+        loop: list[Any] = []
+        loop.append(loop)
+        with pytest.raises(SchemaError, match="cannot be written as JSON"):
+            RawPayload.from_json(loop)
+
     def test_repr_is_short_and_masks_personal_data(self) -> None:
         """repr shows ids, status and money, never the receiver or the raw payload."""
         order = Order(**minimal(raw={"text": '{"receiver_mobile": "13912345678"}'}))

@@ -43,8 +43,10 @@ from ordercore.errors import FloatMoneyError, MoneyError, SchemaError, TimeParse
 from ordercore.money import Money
 from ordercore.pii import Sensitive
 from ordercore.schema import (
+    SCHEMA_VERSION,
     AfterSaleKind,
     AfterSaleRef,
+    AnomalyCode,
     DiscountFunder,
     LineComponent,
     Order,
@@ -115,7 +117,7 @@ class TestEverySample:
         assert isinstance(order, Order)
         assert order.channel == name.removesuffix("_closed")
         assert order.lines
-        assert order.schema_version == 1
+        assert order.schema_version == SCHEMA_VERSION == 2
 
     def test_validates_against_the_exported_json_schema(self, sample: tuple[str, Order]) -> None:
         """The JSON form of each sample is valid under the exported draft 2020-12 schema."""
@@ -291,10 +293,35 @@ class TestMoneyIdentity:
     )
     def test_consistent_samples_balance(self, name: str, paid: Money) -> None:
         """The samples whose numbers agree balance to the cent."""
-        amounts = ALL_SAMPLES[name]().amounts
+        order = ALL_SAMPLES[name]()
+        amounts = order.amounts
         assert amounts.paid == paid
         assert amounts.expected_paid == paid
         assert amounts.balances
+        assert order.anomalies == ()
+
+    @pytest.mark.parametrize(
+        ("name", "expected", "paid"),
+        [
+            ("douyin", cny("-1.01"), cny("5.00")),
+            ("xiaohongshu", cny("-9.98"), cny("100.00")),
+            ("shopify", usd("598.94"), usd("409.94")),
+        ],
+    )
+    def test_inconsistent_samples_carry_the_anomaly(
+        self, name: str, expected: Money, paid: Money
+    ) -> None:
+        """Real samples whose numbers disagree are kept, marked amounts_unbalanced, exactly."""
+        order = ALL_SAMPLES[name]()
+        (anomaly,) = order.anomalies
+        assert anomaly.code is AnomalyCode.AMOUNTS_UNBALANCED
+        assert (anomaly.expected, anomaly.actual) == (expected, paid)
+        assert Order.model_validate_json(order.model_dump_json()).anomalies == order.anomalies
+        data = {field: getattr(order, field) for field in Order.model_fields}
+        with pytest.raises(SchemaError) as caught:
+            Order.strict(**data)
+        assert caught.value.problems[0].kind == "amounts_unbalanced"
+        assert caught.value.channel_order_id == order.channel_order_id
 
     def test_douyin_doc_example_does_not_balance(self) -> None:
         """Douyin's doc example uses placeholders: promotion_amount 1000 fen is not 3 x 100."""

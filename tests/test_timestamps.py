@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ordercore.errors import ConfigurationError, TimeParseError
+from ordercore.errors import ConfigurationError, FrozenModelError, SchemaError, TimeParseError
 from ordercore.timestamps import DEFAULT_ZONE, ChannelTime, parse_channel_time, utc_now
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -341,6 +341,31 @@ class TestErrors:
         with pytest.raises(ConfigurationError):
             parse(1704067200).local("Nowhere/Town")
 
+    @pytest.mark.parametrize("zone", [8, None, ["Asia/Shanghai"]])
+    def test_a_zone_that_is_not_a_string_is_a_configuration_error(self, zone: object) -> None:
+        """A zone of the wrong type is a configuration error, not a TypeError from the cache."""
+        with pytest.raises(ConfigurationError, match="IANA name"):
+            parse_channel_time("2024-01-01 08:00:00", zone=zone)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="IANA name"):
+            parse(1704067200).local(zone)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("unit", ["us", "seconds", "", None])
+    def test_an_unknown_unit_is_a_configuration_error(self, unit: object) -> None:
+        """A unit other than s, ms or auto is refused instead of being read as seconds."""
+        with pytest.raises(ConfigurationError, match="unit must be"):
+            parse_channel_time(1704067200, unit=unit)  # type: ignore[arg-type]
+
+    def test_errors_do_not_echo_huge_or_personal_values(self) -> None:
+        """A 1 MB junk string gives a short message; a phone number in it is masked."""
+        with pytest.raises(TimeParseError) as caught:
+            parse_channel_time("x" * 1_000_000)
+        assert len(str(caught.value)) < 300
+        assert "…(1000000 chars)" in str(caught.value)
+        with pytest.raises(TimeParseError) as caught:
+            parse_channel_time("13800138000 at noon")
+        assert "13800138000" not in str(caught.value)
+        assert "138****8000" in str(caught.value)
+
 
 class TestChannelTime:
     def test_local(self) -> None:
@@ -373,8 +398,12 @@ class TestChannelTime:
     def test_frozen(self) -> None:
         """ChannelTime is immutable."""
         parsed = parse(1704067200)
-        with pytest.raises(pydantic.ValidationError):
+        with pytest.raises(FrozenModelError, match="immutable") as caught:
             parsed.utc = NEW_YEAR_UTC  # type: ignore[misc]
+        assert (caught.value.model, caught.value.field) == ("ChannelTime", "utc")
+        with pytest.raises(FrozenModelError):
+            del parsed.original
+        assert parsed.utc == NEW_YEAR_UTC
 
     def test_json_form(self) -> None:
         """The JSON form has the UTC instant, the original and the zone."""
@@ -431,9 +460,42 @@ class TestChannelTime:
         ],
     )
     def test_validation_rejects_naive_or_unknown_fields(self, data: dict[str, object]) -> None:
-        """The instant must be aware; unknown fields are refused."""
-        with pytest.raises(pydantic.ValidationError):
+        """The instant must be aware; unknown fields are refused, as SchemaError."""
+        with pytest.raises(SchemaError) as caught:
             ChannelTime.model_validate_json(json.dumps(data))
+        assert caught.value.model == "ChannelTime"
+        assert caught.value.field in {"utc", "extra"}
+        with pytest.raises(SchemaError):
+            ChannelTime.model_validate(data)
+
+    def test_the_constructor_raises_schema_error_for_a_naive_instant(self) -> None:
+        """ChannelTime(utc=naive) is a SchemaError naming utc, not pydantic's error."""
+        with pytest.raises(SchemaError) as caught:
+            ChannelTime(utc=datetime(2024, 1, 1, 8, 30))
+        (problem,) = caught.value.problems
+        assert (problem.field, problem.kind) == ("utc", "timezone_aware")
+
+    @pytest.mark.parametrize(
+        "utc", ["1960-01-01T00:00:00Z", "2300-01-01T00:00:00Z", "9999-12-31T23:00:00-05:00"]
+    )
+    def test_validation_applies_the_same_range_as_parsing(self, utc: str) -> None:
+        """A ChannelTime validated from a dict or JSON must lie in 1971..2200 too."""
+        for validate in (
+            lambda: ChannelTime.model_validate({"utc": utc, "original": utc}),
+            lambda: ChannelTime.model_validate_json(json.dumps({"utc": utc})),
+            lambda: ChannelTime(utc=datetime.fromisoformat(utc)),
+        ):
+            with pytest.raises(SchemaError) as caught:
+                validate()
+            (problem,) = caught.value.problems
+            assert (problem.field, problem.kind) == ("utc", "time-invalid")
+            assert "outside 1971..2200" in problem.problem
+
+    @pytest.mark.parametrize("value", ["2024-01-01 08:00:00", 1704067200])
+    def test_a_plain_value_points_to_parse_channel_time(self, value: object) -> None:
+        """Validating a raw channel value says to use parse_channel_time()."""
+        with pytest.raises(SchemaError, match=r"parse_channel_time\(\)"):
+            ChannelTime.model_validate(value)
 
 
 # -- property tests ------------------------------------------------------------------------

@@ -9,6 +9,10 @@ already catches those keeps working.
 ::
 
     OrderCoreError .................................... ordercore-error
+    ├── FrozenModelError (AttributeError) ............. model-frozen
+    ├── LineNotFound (KeyError) ....................... line-not-found
+    ├── IdError (ValueError) .......................... id-invalid
+    ├── PersonalDataError (ValueError) ................ personal-data-invalid
     ├── ConfigurationError (ValueError) ............... config-invalid
     │   └── StoreURLError ............................. store-url-invalid
     ├── PluginError ................................... plugin-failed
@@ -20,6 +24,7 @@ already catches those keeps working.
     │   └── AllocationError ........................... money-allocation
     ├── TimeParseError (ValueError) ................... time-invalid
     ├── SchemaError (ValueError) ...................... schema-invalid
+    │   └── SchemaVersionError ........................ schema-version-unsupported
     └── StoreError .................................... store-failed
         ├── OrderNotFound (LookupError) ............... order-not-found
         ├── DuplicateOrder ............................ order-duplicate
@@ -31,13 +36,16 @@ already catches those keeps working.
         └── StoreClosed ............................... store-closed
 
 Messages never contain personal data: receiver names, phones and addresses are
-masked (``138****8000``) before they reach an error.
+masked (``138****8000``) before they reach an error. Values an error echoes
+(a channel order id, a field name) are cut to 64 characters and mobile numbers
+and e-mail addresses in them are masked, so neither a 10 MB id nor a phone
+number sent in the wrong field reaches a message or a log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
 
 __all__ = [
     "AllocationError",
@@ -47,15 +55,20 @@ __all__ = [
     "FieldProblem",
     "FloatMoneyError",
     "ForeignDatabase",
+    "FrozenModelError",
+    "IdError",
     "IdempotencyConflict",
+    "LineNotFound",
     "MigrationError",
     "MoneyError",
     "OrderCoreError",
     "OrderNotFound",
+    "PersonalDataError",
     "PluginError",
     "PluginLoadError",
     "PluginNotFound",
     "SchemaError",
+    "SchemaVersionError",
     "StoreClosed",
     "StoreError",
     "StoreReadOnly",
@@ -181,8 +194,24 @@ class TimeParseError(OrderCoreError, ValueError):
 # -- schema ------------------------------------------------------------------------------
 
 
+#: How much of a value an error may echo, and how long one problem's text may be.
+_ECHO_LIMIT = 64
+_PROBLEM_LIMIT = 300
+
+
+def _redact(text: str, limit: int) -> str:
+    # ordercore.pii raises errors from this module, so it is imported when first used.
+    from ordercore.pii import redact
+
+    return redact(text, limit=limit)
+
+
 class FieldProblem:
     """One thing wrong with one field of an input.
+
+    The field path and the problem text are cut to a few hundred characters,
+    and mobile numbers and e-mail addresses in them are masked, so a problem
+    never carries a long or personal value.
 
     Attributes:
         field: Dotted path of the field (``lines.0.unit_price``).
@@ -194,9 +223,9 @@ class FieldProblem:
     __slots__ = ("field", "kind", "problem")
 
     def __init__(self, field: str, problem: str, kind: str = "invalid") -> None:
-        self.field = field
-        self.problem = problem
-        self.kind = kind
+        self.field = _redact(field, 2 * _ECHO_LIMIT)
+        self.problem = _redact(problem, _PROBLEM_LIMIT)
+        self.kind = _redact(kind, _ECHO_LIMIT)
 
     def __repr__(self) -> str:
         return f"FieldProblem(field={self.field!r}, problem={self.problem!r}, kind={self.kind!r})"
@@ -210,14 +239,53 @@ class FieldProblem:
         return hash((self.field, self.problem, self.kind))
 
 
+class _ValidationFailure(Protocol):
+    """The part of pydantic's ``ValidationError`` the bridge below reads."""
+
+    def errors(
+        self, *, include_url: bool = ..., include_context: bool = ..., include_input: bool = ...
+    ) -> Sequence[Mapping[str, Any]]: ...
+
+
+#: Pydantic error types whose message could echo a personal value; we drop the detail.
+_PLAIN_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this model",
+}
+#: What to do instead, when a plain value is given where one of these models is expected.
+_MODEL_HINTS = {
+    "ChannelTime": (
+        "expected a ChannelTime, not a plain value: read channel times with "
+        "ordercore.timestamps.parse_channel_time()"
+    ),
+}
+
+
+def _shown_id(value: object) -> str | None:
+    """An id or channel as an error may show it: text, cut and masked."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return f"<{type(value).__name__}>"
+    if isinstance(value, int):
+        if value.bit_length() > 4 * _ECHO_LIMIT:  # str() of a huge int raises
+            return f"<int of {value.bit_length()} bits>"
+        value = str(value)
+    return _redact(value, _ECHO_LIMIT)
+
+
 class SchemaError(OrderCoreError, ValueError):
     """Input does not fit the canonical schema.
+
+    The channel and channel order id the message names are cut to 64
+    characters and masked where they look like personal data (a phone number
+    sent as the order id), like every value an error shows.
 
     Attributes:
         problems: Every :class:`FieldProblem` found, in input order.
         field: The first offending field (a shortcut for ``problems[0].field``).
-        channel: The channel the input came from, when known.
-        channel_order_id: The channel's order id, when known.
+        channel: The channel the input came from, when known (as shown).
+        channel_order_id: The channel's order id, when known (as shown).
     """
 
     code = "schema-invalid"
@@ -232,18 +300,151 @@ class SchemaError(OrderCoreError, ValueError):
     ) -> None:
         self.problems = tuple(problems)
         self.model = model
-        self.channel = channel
-        self.channel_order_id = channel_order_id
+        self.channel = _shown_id(channel)
+        self.channel_order_id = _shown_id(channel_order_id)
         self.field = self.problems[0].field if self.problems else None
         where = model
-        if channel_order_id is not None:
-            where += f" {channel or '?'}:{channel_order_id}"
-        elif channel is not None:
-            where += f" from {channel}"
+        if self.channel_order_id is not None:
+            where += f" {self.channel or '?'}:{self.channel_order_id}"
+        elif self.channel is not None:
+            where += f" from {self.channel}"
         count = len(self.problems)
         lines = [f"{where}: {count} invalid field{'s' if count != 1 else ''}"]
         lines.extend(f"  {p.field}: {p.problem}" for p in self.problems)
         super().__init__("\n".join(lines))
+
+    @staticmethod
+    def problems_from(failure: _ValidationFailure) -> list[FieldProblem]:
+        """Turn a pydantic ``ValidationError`` into FieldProblems that carry no input values.
+
+        An ordercore error raised inside a validator keeps its message and its
+        code as the problem's kind.
+        """
+        problems = []
+        for error in failure.errors(include_input=False, include_url=False, include_context=True):
+            field = ".".join(str(part) for part in error["loc"]) or "<root>"
+            kind = str(error["type"])
+            context = error.get("ctx") or {}
+            cause = context.get("error")
+            if isinstance(cause, OrderCoreError):
+                message, kind = cause.message, cause.code
+            elif (
+                kind in ("model_type", "model_attributes_type")
+                and context.get("class_name") in _MODEL_HINTS
+            ):
+                message = _MODEL_HINTS[context["class_name"]]
+            else:
+                message = _PLAIN_MESSAGES.get(kind, str(error["msg"]))
+                message = message.removeprefix("Value error, ")
+            problems.append(FieldProblem(field, message, kind))
+        return problems
+
+    @classmethod
+    def from_validation_error(
+        cls, failure: _ValidationFailure, *, model: str, data: object = None
+    ) -> SchemaError:
+        """Build a SchemaError from pydantic's error; ``data`` may name the channel order."""
+        channel = channel_order_id = None
+        if isinstance(data, Mapping):
+            channel = data.get("channel")
+            channel_order_id = data.get("channel_order_id")
+        return cls(
+            cls.problems_from(failure),
+            model=model,
+            channel=channel,
+            channel_order_id=channel_order_id,
+        )
+
+
+class SchemaVersionError(SchemaError):
+    """A stored order body has a ``schema_version`` this ordercore cannot read.
+
+    Either the body was written by a newer ordercore (upgrade this one), or no
+    upcaster leads from its version to the current one.
+
+    Attributes:
+        version: The body's schema version (``None`` if it has none or not a number).
+        supported: The schema version this ordercore writes.
+    """
+
+    code = "schema-version-unsupported"
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        version: int | None,
+        supported: int,
+        channel: str | None = None,
+        channel_order_id: str | None = None,
+    ) -> None:
+        self.version = version
+        self.supported = supported
+        super().__init__(
+            [FieldProblem("schema_version", problem, self.code)],
+            channel=channel,
+            channel_order_id=channel_order_id,
+        )
+
+
+# -- models, lines, ids and personal values ---------------------------------------------
+
+
+class FrozenModelError(OrderCoreError, AttributeError):
+    """A field of an immutable value (an order, a ChannelTime, Money) was assigned to.
+
+    Canonical models are frozen: ``order.evolve(status="cancelled")`` returns a
+    changed, validated copy.
+
+    Attributes:
+        model: The class of the value.
+        field: The field that was assigned, when there was one.
+    """
+
+    code = "model-frozen"
+
+    def __init__(self, message: str, *, model: str, field: str | None = None) -> None:
+        self.model = model
+        self.field = field
+        super().__init__(message)
+
+
+class LineNotFound(OrderCoreError, KeyError):
+    """An order has no line with the given line id (``order.line("9")``).
+
+    Attributes:
+        order_id: The order that was searched.
+        line_id: The line id asked for (as shown: cut and masked).
+    """
+
+    code = "line-not-found"
+
+    def __init__(self, message: str, *, order_id: str, line_id: str) -> None:
+        self.order_id = order_id
+        self.line_id = line_id
+        super().__init__(message)
+
+
+class IdError(OrderCoreError, ValueError):
+    """A value is not an ordercore id (a ULID) where one is needed (``id_time_ms``)."""
+
+    code = "id-invalid"
+
+
+class PersonalDataError(OrderCoreError, ValueError):
+    """A personal value is not what its type holds (an e-mail address without ``@``).
+
+    The message never contains the value.
+
+    Attributes:
+        kind: What the value should have been (``"e-mail address"``).
+    """
+
+    code = "personal-data-invalid"
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        self.kind = kind
+        super().__init__(message)
 
 
 # -- storage -----------------------------------------------------------------------------

@@ -17,6 +17,9 @@ import threading
 import time
 from typing import Final
 
+from ordercore.errors import IdError
+from ordercore.pii import safe_repr
+
 __all__ = ["id_time_ms", "is_valid_id", "new_id"]
 
 _ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -77,9 +80,16 @@ def is_valid_id(value: object) -> bool:
 
 
 def id_time_ms(value: str) -> int:
-    """Return the creation time (epoch milliseconds) encoded in a ULID."""
+    """Return the creation time (epoch milliseconds) encoded in a ULID.
+
+    Raises:
+        IdError: ``value`` is not a well-formed ULID string.
+    """
     if not is_valid_id(value):
-        raise ValueError(f"not a ULID: {value!r}")
+        if isinstance(value, str):
+            shown = safe_repr(value, limit=32)
+            raise IdError(f"not a ULID (26 Crockford base32 characters): {shown}")
+        raise IdError(f"not a ULID: expected a str, got {type(value).__name__}")
     number = 0
     for char in value[:10]:
         number = number * 32 + _DECODE[char]

@@ -26,7 +26,14 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final
 
-from ordercore.errors import AllocationError, CurrencyMismatch, FloatMoneyError, MoneyError
+from ordercore.errors import (
+    AllocationError,
+    CurrencyMismatch,
+    FloatMoneyError,
+    FrozenModelError,
+    MoneyError,
+)
+from ordercore.pii import redact, safe_repr
 
 if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -69,12 +76,14 @@ _WHOLE: Final = re.compile(r"[+-]?[0-9]+")
 
 def minor_digits(currency: str) -> int:
     """Return how many decimal places ``currency`` has (2 for CNY, 0 for JPY)."""
-    return _MINOR_DIGITS.get(currency, 2)
+    return _MINOR_DIGITS.get(currency, 2) if isinstance(currency, str) else 2
 
 
 def _check_currency(currency: object) -> str:
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
-        raise MoneyError(f"currency must be a three-letter ISO 4217 code, got {currency!r}")
+        raise MoneyError(
+            f"currency must be a three-letter ISO 4217 code, got {safe_repr(currency)}"
+        )
     return currency.upper()
 
 
@@ -83,30 +92,30 @@ def _to_decimal(value: object, what: str) -> Decimal:
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool):
-        raise MoneyError(f"{what} must be a number, got a bool ({value!r})")
+        raise MoneyError(f"{what} must be a number, got a bool ({safe_repr(value)})")
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
         text = value.strip()
         if "," in text:
             if not _GROUPED.fullmatch(text):
-                raise MoneyError(f"{what} has misplaced thousands separators: {value!r}")
+                raise MoneyError(f"{what} has misplaced thousands separators: {safe_repr(value)}")
             text = text.replace(",", "")
         if not text:
             raise MoneyError(f"{what} is an empty string")
         try:
             result = Decimal(text)
         except InvalidOperation:
-            raise MoneyError(f"{what} is not a number: {value!r}") from None
+            raise MoneyError(f"{what} is not a number: {safe_repr(value)}") from None
     elif isinstance(value, float):
         raise FloatMoneyError(
-            f"{what} is a float ({value!r}); floats cannot hold money exactly. Pass a str, "
-            "Decimal or int, or parse JSON with json.loads(text, parse_float=Decimal)"
+            f"{what} is a float ({safe_repr(value)}); floats cannot hold money exactly. "
+            "Pass a str, Decimal or int, or parse JSON with json.loads(text, parse_float=Decimal)"
         )
     else:
         raise MoneyError(f"{what} must be a str, Decimal or int, got {type(value).__name__}")
     if not result.is_finite():
-        raise MoneyError(f"{what} must be finite, got {value!r}")
+        raise MoneyError(f"{what} must be finite, got {safe_repr(value)}")
     return result
 
 
@@ -146,10 +155,11 @@ class Money:
         try:
             quantized = value.quantize(quantum)
         except InvalidOperation:
-            raise MoneyError(f"amount {value} is too large") from None
+            raise MoneyError(f"amount {redact(str(value))} is too large") from None
         if isinstance(exp, int) and exp < exponent and value != quantized:
             raise MoneyError(
-                f"amount {value} has more than {-exponent} decimal places for {currency}"
+                f"amount {redact(str(value))} has more than {-exponent} decimal places "
+                f"for {currency}"
             )
         object.__setattr__(self, "amount", quantized + 0)
         object.__setattr__(self, "currency", currency)
@@ -161,12 +171,14 @@ class Money:
         """Build Money from an integer count of minor units (fen for CNY)."""
         if isinstance(minor, bool) or not isinstance(minor, int | str):
             if isinstance(minor, float):
-                raise FloatMoneyError(f"minor units must be an int, got a float ({minor!r})")
+                raise FloatMoneyError(
+                    f"minor units must be an int, got a float ({safe_repr(minor)})"
+                )
             raise MoneyError(f"minor units must be an int, got {type(minor).__name__}")
         if isinstance(minor, str):
             text = minor.strip()
             if not _WHOLE.fullmatch(text) or len(text) > 64:
-                raise MoneyError(f"minor units must be a whole number, got {minor!r}")
+                raise MoneyError(f"minor units must be a whole number, got {safe_repr(minor)}")
             minor = int(text)
         currency = currency if currency == DEFAULT_CURRENCY else _check_currency(currency)
         return cls(Decimal(minor).scaleb(-minor_digits(currency)), currency)
@@ -278,10 +290,10 @@ class Money:
         return bool(self.amount)
 
     def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError("Money is immutable")
+        raise FrozenModelError("Money is immutable; make a new amount", model="Money", field=name)
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError("Money is immutable")
+        raise FrozenModelError("Money is immutable", model="Money", field=name)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Money, (str(self.amount), self.currency))
@@ -471,7 +483,7 @@ def allocate(total: Money, weights: Sequence[Money | Decimal | int]) -> list[Mon
         else:
             fraction = Fraction(_to_decimal(weight, f"weight {index}"))
         if fraction < 0:
-            raise AllocationError(f"weight {index} is negative ({weight})")
+            raise AllocationError(f"weight {index} is negative ({redact(str(weight))})")
         exact.append(fraction)
     weight_sum = sum(exact, Fraction(0))
     if weight_sum == 0:

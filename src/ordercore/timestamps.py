@@ -22,12 +22,13 @@ import functools
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Any, Final, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
 
-from ordercore.errors import ConfigurationError, TimeParseError
+from ordercore.errors import ConfigurationError, FrozenModelError, SchemaError, TimeParseError
+from ordercore.pii import safe_repr
 
 __all__ = [
     "ChannelTime",
@@ -55,12 +56,21 @@ _MAX_YEAR: Final = 2200
 _EPOCH_DIGITS: Final = re.compile(r"-?[0-9]{1,20}")
 
 
-@functools.lru_cache(maxsize=64)
+_UNITS: Final = ("s", "ms", "auto")
+
+
 def _zone(name: str) -> ZoneInfo:
+    if not isinstance(name, str):
+        raise ConfigurationError(f"a time zone is a str (an IANA name), got {type(name).__name__}")
+    return _zone_named(name)
+
+
+@functools.lru_cache(maxsize=64)
+def _zone_named(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigurationError(f"unknown time zone {name!r}") from None
+        raise ConfigurationError(f"unknown time zone {safe_repr(name)}") from None
 
 
 def utc_now() -> datetime:
@@ -72,7 +82,12 @@ class ChannelTime(BaseModel):
     """A point in time from a channel: the UTC instant and the original value.
 
     Instances order by their UTC instant, so a list of them from different
-    channels sorts correctly.
+    channels sorts correctly. Every way of making one applies the same rules:
+    the instant is aware and lies in 1971..2200. Read channel values with
+    :func:`parse_channel_time`; validating a dict (a stored ChannelTime) or
+    calling the constructor with bad values raises
+    :class:`~ordercore.errors.SchemaError`, and assigning to a field raises
+    :class:`~ordercore.errors.FrozenModelError`.
 
     Attributes:
         utc: The instant, an aware datetime in UTC.
@@ -88,12 +103,51 @@ class ChannelTime(BaseModel):
     original: str | int | None = None
     zone: str | None = None
 
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise SchemaError.from_validation_error(exc, model="ChannelTime") from None
+
+    # This __init__ only translates errors: nested ChannelTimes stay in pydantic-core.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Validate a Python object; raises SchemaError instead of pydantic's error."""
+        try:
+            return super().model_validate(obj, **options)
+        except ValidationError as exc:
+            raise SchemaError.from_validation_error(exc, model="ChannelTime") from None
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        """Validate JSON text; raises SchemaError instead of pydantic's error."""
+        try:
+            return super().model_validate_json(json_data, **options)
+        except ValidationError as exc:
+            raise SchemaError.from_validation_error(exc, model="ChannelTime") from None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenModelError(
+            "ChannelTime is immutable; parse or build a new one", model="ChannelTime", field=name
+        )
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenModelError("ChannelTime is immutable", model="ChannelTime", field=name)
+
     @field_validator("utc")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is UTC:
-            return value
-        return value.astimezone(UTC)
+        # The same 1971..2200 rule as parse_channel_time; isoformat() only on failure.
+        if value.tzinfo is not UTC:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                raise _out_of_range(value.isoformat()) from None
+        if not _MIN_YEAR <= value.year <= _MAX_YEAR:
+            raise _out_of_range(value.isoformat())
+        return value
 
     @classmethod
     def from_datetime(cls, value: datetime, *, zone: str = DEFAULT_ZONE) -> ChannelTime:
@@ -133,7 +187,8 @@ class ChannelTime(BaseModel):
 
 def _out_of_range(original: object) -> TimeParseError:
     return TimeParseError(
-        f"time {original!r} is outside {_MIN_YEAR}..{_MAX_YEAR}; wrong unit?", value=original
+        f"time {safe_repr(original)} is outside {_MIN_YEAR}..{_MAX_YEAR}; wrong unit?",
+        value=original,
     )
 
 
@@ -169,7 +224,9 @@ def _from_epoch(number: int | Decimal | float, unit: EpochUnit, original: object
             micros = int(Decimal(str(number)) * Decimal(1_000_000) / scale)
             instant = _EPOCH + timedelta(microseconds=micros)
     except OverflowError:
-        raise TimeParseError(f"epoch value {original!r} is out of range", value=original) from None
+        raise TimeParseError(
+            f"epoch value {safe_repr(original)} is out of range", value=original
+        ) from None
     return _checked(instant, original)
 
 
@@ -196,14 +253,17 @@ def parse_channel_time(
     Raises:
         TimeParseError: ``value`` is not a time, or lies outside 1971..2200
             (typically seconds read as milliseconds or the reverse).
-        ConfigurationError: ``zone`` is not a known IANA zone.
+        ConfigurationError: ``zone`` is not a known IANA zone, or ``unit`` is not
+            one of ``"s"``, ``"ms"``, ``"auto"``.
     """
     _zone(zone)  # a bad zone is a configuration error whatever the value
+    if unit not in _UNITS:
+        raise ConfigurationError(f"unit must be 's', 'ms' or 'auto', got {safe_repr(unit)}")
     if value is None:
         return None
     original: str | int
     if isinstance(value, bool):
-        raise TimeParseError(f"a bool is not a time: {value!r}", value=value)
+        raise TimeParseError(f"a bool is not a time: {safe_repr(value)}", value=value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             instant = value.replace(tzinfo=_zone(zone))
@@ -223,7 +283,7 @@ def parse_channel_time(
         )
     if isinstance(value, Decimal | float):
         if not Decimal(str(value)).is_finite():
-            raise TimeParseError(f"not a time: {value!r}", value=value)
+            raise TimeParseError(f"not a time: {safe_repr(value)}", value=value)
         if value == 0:
             return None
         return ChannelTime.model_construct(
@@ -246,7 +306,9 @@ def parse_channel_time(
     try:
         parsed = datetime.fromisoformat(candidate)
     except ValueError:
-        raise TimeParseError(f"not a recognised time format: {value!r}", value=value) from None
+        raise TimeParseError(
+            f"not a recognised time format: {safe_repr(value)}", value=value
+        ) from None
     if parsed.tzinfo is None:
         instant = _to_utc(parsed.replace(tzinfo=_zone(zone)), value)
         return ChannelTime.model_construct(

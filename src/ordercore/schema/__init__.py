@@ -2,7 +2,10 @@
 
 Every channel's order is read into :class:`Order`; the channel's own values
 stay reachable (``channel_status``, ``attributes``, ``raw``). Bad input raises
-:class:`~ordercore.errors.SchemaError` naming each offending field.
+:class:`~ordercore.errors.SchemaError` naming each offending field; data that is
+valid but inconsistent (amounts that do not balance) is kept and recorded in
+``Order.anomalies``. Stored bodies of older schema versions are read with
+:func:`load_order_json`.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from ordercore.schema._attributes import (
 )
 from ordercore.schema._base import CanonicalModel
 from ordercore.schema._events import Actor, ActorKind, OrderEvent
+from ordercore.schema._evolution import load_order_json, upcast_order
 from ordercore.schema._order import (
     SCHEMA_VERSION,
+    STRICT_AMOUNTS,
     Address,
     AfterSaleKind,
     AfterSaleRef,
+    AnomalyCode,
     B2BInfo,
     Buyer,
     ChannelStatus,
@@ -37,6 +43,7 @@ from ordercore.schema._order import (
     LineComponent,
     Order,
     OrderAmounts,
+    OrderAnomaly,
     OrderLine,
     OrderStatus,
     OrderType,
@@ -58,6 +65,7 @@ __all__ = [
     "Address",
     "AfterSaleKind",
     "AfterSaleRef",
+    "AnomalyCode",
     "B2BInfo",
     "BoolAttribute",
     "Buyer",
@@ -73,6 +81,7 @@ __all__ = [
     "MoneyAttribute",
     "Order",
     "OrderAmounts",
+    "OrderAnomaly",
     "OrderEvent",
     "OrderLine",
     "OrderStatus",
@@ -84,6 +93,7 @@ __all__ = [
     "PresalePhase",
     "RawPayload",
     "SCHEMA_VERSION",
+    "STRICT_AMOUNTS",
     "Shipment",
     "Source",
     "SourceKind",
@@ -92,6 +102,8 @@ __all__ = [
     "attribute",
     "json_schema",
     "json_schema_text",
+    "load_order_json",
+    "upcast_order",
 ]
 
 _SCHEMA_ID = "https://ordercore.dev/schema/order-v{version}.json"

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field, JsonValue, StrictBool, StrictInt, Str
 
 from ordercore.errors import FieldProblem, SchemaError
 from ordercore.money import Money
+from ordercore.pii import safe_repr
 from ordercore.schema._base import CanonicalModel
 
 __all__ = [
@@ -127,9 +128,10 @@ def attribute(value: Any) -> CustomAttribute:
 
 def check_attribute_name(name: str) -> str:
     """Return ``name`` if it is a valid attribute name, else raise SchemaError."""
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        shown = safe_repr(name, limit=32)
         raise SchemaError(
-            [FieldProblem("name", f"{name!r} is not lower_snake_case (max 64 characters)")],
+            [FieldProblem("name", f"{shown} is not lower_snake_case (max 64 characters)")],
             model="CustomAttribute",
         )
     return name

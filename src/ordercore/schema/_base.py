@@ -3,47 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ordercore.errors import FieldProblem, OrderCoreError, SchemaError
-
-#: Pydantic error types whose message could echo a personal value; we drop the detail.
-_PLAIN_MESSAGES = {
-    "missing": "is required",
-    "extra_forbidden": "is not a field of this model",
-}
-
-
-def problems_from(exc: ValidationError) -> list[FieldProblem]:
-    """Turn a pydantic ValidationError into FieldProblems that carry no input values."""
-    problems = []
-    for error in exc.errors(include_input=False, include_url=False, include_context=True):
-        field = ".".join(str(part) for part in error["loc"]) or "<root>"
-        kind = error["type"]
-        cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, OrderCoreError):
-            message, kind = cause.message, cause.code
-        else:
-            message = _PLAIN_MESSAGES.get(kind, error["msg"])
-            message = message.removeprefix("Value error, ")
-        problems.append(FieldProblem(field, message, kind))
-    return problems
+from ordercore.errors import FrozenModelError, SchemaError
 
 
 def schema_error_from(exc: ValidationError, model: str, data: object = None) -> SchemaError:
     """Build a SchemaError that names the fields and, when known, the channel order."""
-    channel = channel_order_id = None
-    if isinstance(data, Mapping):
-        channel = data.get("channel")
-        channel_order_id = data.get("channel_order_id")
-    return SchemaError(
-        problems_from(exc),
-        model=model,
-        channel=channel if isinstance(channel, str) else None,
-        channel_order_id=str(channel_order_id) if channel_order_id is not None else None,
-    )
+    return SchemaError.from_validation_error(exc, model=model, data=data)
 
 
 class CanonicalModel(BaseModel):
@@ -52,7 +21,8 @@ class CanonicalModel(BaseModel):
     Constructing or validating any canonical model raises
     :class:`~ordercore.errors.SchemaError` (a ``ValueError``) on bad input, with
     one :class:`~ordercore.errors.FieldProblem` per offending field and no
-    personal values in the message.
+    personal values in the message. Assigning to a field raises
+    :class:`~ordercore.errors.FrozenModelError`: use :meth:`evolve`.
     """
 
     model_config = ConfigDict(
@@ -63,6 +33,10 @@ class CanonicalModel(BaseModel):
         use_enum_values=False,
         ser_json_inf_nan="strings",
     )
+
+    #: Field names whose value is derived from the others during validation; an
+    #: update through ``model_copy`` that touches one of ``_derived_from`` is validated.
+    _derived_from: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -89,6 +63,41 @@ class CanonicalModel(BaseModel):
             return super().model_validate_json(json_data, **options)
         except ValidationError as exc:
             raise schema_error_from(exc, cls.__name__) from None
+
+    @classmethod
+    def model_validate_strings(cls, obj: Any, **options: Any) -> Self:
+        """Validate string data; raises SchemaError instead of pydantic's error."""
+        try:
+            return super().model_validate_strings(obj, **options)
+        except ValidationError as exc:
+            raise schema_error_from(exc, cls.__name__, obj) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        model = type(self).__name__
+        raise FrozenModelError(
+            f"{model} is immutable: use {model[:1].lower()}{model[1:]}.evolve({name}=...) "
+            "to get a changed, validated copy",
+            model=model,
+            field=name,
+        )
+
+    def __delattr__(self, name: str) -> None:
+        model = type(self).__name__
+        raise FrozenModelError(f"{model} is immutable: use evolve()", model=model, field=name)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Return a copy; pydantic's unvalidated copy, for code that sets trusted values.
+
+        An update that touches a field other fields are derived from (an order's
+        ``amounts``, which its ``anomalies`` follow) goes through :meth:`evolve`
+        instead, so derived fields always match the data.
+
+        Raises:
+            SchemaError: such an update is not valid.
+        """
+        if update and not self._derived_from.isdisjoint(update):
+            return self.evolve(**update)
+        return super().model_copy(update=update, deep=deep)
 
     def evolve(self, **changes: Any) -> Self:
         """Return a validated copy with ``changes`` applied (models are immutable).

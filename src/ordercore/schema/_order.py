@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Self
 
-from pydantic import AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from ordercore.errors import ConfigurationError, FieldProblem, LineNotFound, SchemaError
 from ordercore.ids import new_id
 from ordercore.money import DEFAULT_CURRENCY, Money, sum_money
-from ordercore.pii import AddressText, EmailAddress, PersonName, PhoneNumber
+from ordercore.pii import AddressText, EmailAddress, PersonName, PhoneNumber, redact, safe_repr
 from ordercore.schema._attributes import (
     Attributes,
     CustomAttribute,
@@ -26,6 +37,7 @@ from ordercore.timestamps import ChannelTime, utc_now
 __all__ = [
     "Address",
     "AfterSaleKind",
+    "AnomalyCode",
     "AfterSaleRef",
     "B2BInfo",
     "Buyer",
@@ -35,6 +47,7 @@ __all__ = [
     "LineComponent",
     "Order",
     "OrderAmounts",
+    "OrderAnomaly",
     "OrderLine",
     "OrderStatus",
     "OrderType",
@@ -45,17 +58,28 @@ __all__ = [
     "PresalePhase",
     "RawPayload",
     "SCHEMA_VERSION",
+    "STRICT_AMOUNTS",
     "Shipment",
     "Source",
     "SourceKind",
 ]
 
-#: The version of the canonical schema this code writes. Stored orders carry it.
-SCHEMA_VERSION: Final = 1
+#: The version of the canonical schema this code writes. Stored orders carry it; older
+#: bodies are brought up to it by the upcasters of ``ordercore.schema.load_order_json``.
+SCHEMA_VERSION: Final = 2
+
+#: The validation-context key that makes unbalanced amounts an error instead of an anomaly:
+#: ``Order.model_validate(data, context={"strict_amounts": True})``.
+STRICT_AMOUNTS: Final = "strict_amounts"
+
+#: Problem kinds of a ``schema_version`` other than this code's (see load_order_json).
+SCHEMA_VERSION_OLDER: Final = "schema_version_older"
+SCHEMA_VERSION_NEWER: Final = "schema_version_newer"
 
 Text = Annotated[str, StringConstraints(max_length=2000)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 ChannelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+NodeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class OrderStatus(StrEnum):
@@ -204,6 +228,55 @@ class Discount(CanonicalModel):
         return value
 
 
+def _not_negative(value: Money) -> Money:
+    if value.amount < 0:
+        raise ValueError(f"must not be negative (got {value})")
+    return value
+
+
+#: An amount that cannot be below zero (goods, shipping, what was paid).
+NonNegativeMoney = Annotated[Money, AfterValidator(_not_negative)]
+
+
+class AnomalyCode(StrEnum):
+    """What kind of inconsistency an :class:`OrderAnomaly` records."""
+
+    #: ``goods + shipping + tax + service_fee + adjustment - discounts != paid``.
+    AMOUNTS_UNBALANCED = "amounts_unbalanced"
+
+
+class OrderAnomaly(CanonicalModel):
+    """Something in an order's data that does not add up: kept and queryable, not refused.
+
+    Anomalies are computed from the order's own data whenever it is validated;
+    an order carries exactly the anomalies its data implies.
+
+    Attributes:
+        code: What kind of anomaly it is.
+        message: A short explanation a person can read (no personal data).
+        field: The field that disagrees with the others (``amounts.paid``).
+        expected: What the other fields say the value should be, for money anomalies.
+        actual: The value the order has.
+
+    Example:
+        >>> from ordercore import Money
+        >>> from ordercore.testing import OrderFactory
+        >>> order = OrderFactory(seed=1).order()
+        >>> more = order.amounts.evolve(paid=order.amounts.paid + Money("1.00"))
+        >>> odd = order.evolve(amounts=more)
+        >>> [anomaly.code.value for anomaly in odd.anomalies], odd.has_anomaly("amounts_unbalanced")
+        (['amounts_unbalanced'], True)
+        >>> odd.anomalies[0].actual - odd.anomalies[0].expected
+        Money('1.00', 'CNY')
+    """
+
+    code: AnomalyCode
+    message: Text
+    field: Text | None = None
+    expected: Money | None = None
+    actual: Money | None = None
+
+
 def _zeros_in(model: CanonicalModel, currency: str, fields: tuple[str, ...]) -> None:
     """Make omitted zero amounts zero in ``currency`` (the defaults are CNY)."""
     if currency != DEFAULT_CURRENCY:
@@ -231,18 +304,18 @@ class OrderAmounts(CanonicalModel):
         paid: What the buyer paid (or owes, before payment).
     """
 
-    goods: Money
-    shipping: Money = Money.zero()
+    goods: NonNegativeMoney
+    shipping: NonNegativeMoney = Money.zero()
     discounts: tuple[Discount, ...] = ()
     adjustment: Money = Money.zero()
     tax: Money = Money.zero()
     service_fee: Money = Money.zero()
-    paid: Money
+    paid: NonNegativeMoney
 
     # After-validators only: a "before" one would make pydantic-core hand the JSON
     # object to Python as a dict and leave its fast JSON path.
     @model_validator(mode="after")
-    def _one_currency(self) -> OrderAmounts:
+    def _one_currency(self, info: ValidationInfo) -> OrderAmounts:
         currency = self.goods.currency
         _zeros_in(self, currency, ("shipping", "adjustment", "tax", "service_fee"))
         others = (self.shipping, self.adjustment, self.tax, self.service_fee, self.paid)
@@ -250,6 +323,10 @@ class OrderAmounts(CanonicalModel):
             d.amount.currency != currency for d in self.discounts
         ):
             raise ValueError(f"all amounts of an order must be in one currency ({currency})")
+        if _strict_amounts(info.context):
+            unbalanced = _unbalanced(self)
+            if unbalanced is not None:
+                raise PydanticCustomError(AnomalyCode.AMOUNTS_UNBALANCED.value, unbalanced.message)
         return self
 
     @property
@@ -263,8 +340,18 @@ class OrderAmounts(CanonicalModel):
         return sum_money((d.amount for d in self.discounts), self.currency)
 
     def discount_by(self, funder: DiscountFunder | str) -> Money:
-        """The discounts funded by ``funder`` (``"platform"``, ``"seller"``, ...)."""
-        funder = DiscountFunder(funder)
+        """The discounts funded by ``funder`` (``"platform"``, ``"seller"``, ...).
+
+        Raises:
+            ConfigurationError: ``funder`` is not a :class:`DiscountFunder`.
+        """
+        try:
+            funder = DiscountFunder(funder)
+        except ValueError:
+            known = ", ".join(member.value for member in DiscountFunder)
+            raise ConfigurationError(
+                f"unknown discount funder {safe_repr(funder)}; one of: {known}"
+            ) from None
         return sum_money((d.amount for d in self.discounts if d.funded_by is funder), self.currency)
 
     @property
@@ -282,7 +369,40 @@ class OrderAmounts(CanonicalModel):
     @property
     def balances(self) -> bool:
         """Whether ``paid`` equals :attr:`expected_paid`."""
-        return self.paid == self.expected_paid
+        return _unbalanced(self) is None
+
+
+def _strict_amounts(context: object) -> bool:
+    return isinstance(context, Mapping) and bool(context.get(STRICT_AMOUNTS))
+
+
+def _unbalanced(amounts: OrderAmounts) -> OrderAnomaly | None:
+    """The amounts_unbalanced anomaly of ``amounts``, or None when they balance."""
+    # Plain Decimal sums: every amount already has the currency's places, so they are
+    # exact, and this runs on every validated order.
+    expected = (
+        amounts.goods.amount
+        + amounts.shipping.amount
+        + amounts.tax.amount
+        + amounts.service_fee.amount
+        + amounts.adjustment.amount
+    )
+    for discount in amounts.discounts:
+        expected -= discount.amount.amount
+    paid = amounts.paid
+    if expected == paid.amount:
+        return None
+    should = Money(expected, paid.currency)
+    return OrderAnomaly(
+        code=AnomalyCode.AMOUNTS_UNBALANCED,
+        field="amounts.paid",
+        message=(
+            f"paid is {paid}, but goods + shipping + tax + service fee + adjustment "
+            f"- discounts is {should}"
+        ),
+        expected=should,
+        actual=paid,
+    )
 
 
 class LineComponent(CanonicalModel):
@@ -440,6 +560,12 @@ class AfterSaleRef(CanonicalModel):
     line_ids: tuple[Code, ...] = ()
     reason: Text | None = None
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The buyer's reason is free text that may name people or phones: not in reprs.
+        for name, value in super().__repr_args__():
+            if name != "reason":
+                yield name, value
+
 
 class Payment(CanonicalModel):
     """How the order was paid.
@@ -468,12 +594,41 @@ class RawPayload(CanonicalModel):
 
     @classmethod
     def from_json(cls, value: Any) -> RawPayload:
-        """Keep an already-parsed JSON value (for payloads not received as text)."""
-        return cls(text=json.dumps(value, ensure_ascii=False, default=str))
+        """Keep an already-parsed JSON value (for payloads not received as text).
+
+        Raises:
+            SchemaError: ``value`` cannot be written as JSON (it refers to itself).
+        """
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, TypeError, RecursionError) as exc:
+            problem = f"cannot be written as JSON ({type(exc).__name__})"
+            raise SchemaError([FieldProblem("text", problem)], model="RawPayload") from None
+        return cls(text=text)
 
     def parse_json(self) -> Any:
-        """Parse the payload as JSON, decimals and big integers exact."""
-        return json.loads(self.text, parse_float=Decimal)
+        """Parse the payload as JSON, decimals and big integers exact.
+
+        Raises:
+            SchemaError: the payload is not JSON (kind ``json_invalid``).
+        """
+        try:
+            return json.loads(self.text, parse_float=Decimal)
+        except json.JSONDecodeError as exc:
+            problem = f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            raise SchemaError(
+                [FieldProblem("text", problem, "json_invalid")], model="RawPayload"
+            ) from None
+        except (ValueError, RecursionError) as exc:  # digits over Python's limit, deep nesting
+            problem = f"cannot be read as JSON ({type(exc).__name__})"
+            raise SchemaError(
+                [FieldProblem("text", problem, "json_invalid")], model="RawPayload"
+            ) from None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # The payload holds receivers, phones and notes in plaintext: show only its size.
+        yield "length", len(self.text)
+        yield "content_type", self.content_type
 
 
 # -- the order -----------------------------------------------------------------------------
@@ -500,9 +655,22 @@ class Order(CanonicalModel):
         delivered_at: When the carrier delivered it, per the channel.
         after_sales: The channel's refund / return / exchange cases on the order.
         billing: The billing address, where the channel has one.
+        status_since: When the order entered its current status (set by the store,
+            like ``recorded_at`` and ``updated_at``).
+        node: The order's current atomic node within its status (a lifecycle
+            sub-state such as ``awaiting_outbound``; lower snake case).
+        anomalies: What in the order's data does not add up (:class:`OrderAnomaly`),
+            computed at validation from the data itself; whatever is given for it
+            is replaced.
         raw: The payload as received.
-        schema_version: The canonical schema version the order was written with.
+        schema_version: The canonical schema version the order was written with
+            (:data:`SCHEMA_VERSION`; read older stored bodies with
+            :func:`~ordercore.schema.load_order_json`).
         version: Optimistic-concurrency version; 0 until first stored.
+
+    Unbalanced amounts are accepted and recorded as an ``amounts_unbalanced``
+    anomaly; :meth:`strict` (or the validation context ``{"strict_amounts": True}``)
+    refuses them with :class:`~ordercore.errors.SchemaError` instead.
 
     Example:
         >>> from ordercore import Money, Order, OrderLine, OrderAmounts
@@ -516,11 +684,16 @@ class Order(CanonicalModel):
         ...                      quantity=1, unit_price=Money("2999.00"))],
         ...     amounts=OrderAmounts(goods=Money("2999.00"), paid=Money("2999.00")),
         ... )
-        >>> order.amounts.balances
-        True
+        >>> order.amounts.balances, order.anomalies
+        (True, ())
     """
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    #: Fields the anomalies are computed from (an update to them is validated).
+    _derived_from: ClassVar[frozenset[str]] = frozenset({"amounts", "anomalies"})
+
+    schema_version: Annotated[int, Field(json_schema_extra={"const": SCHEMA_VERSION})] = (
+        SCHEMA_VERSION
+    )
     id: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         default_factory=new_id
     )
@@ -562,7 +735,27 @@ class Order(CanonicalModel):
     promised_ship_by: ChannelTime | None = None
     recorded_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
+    status_since: AwareDatetime | None = None
+    node: NodeName | None = None
+    anomalies: tuple[OrderAnomaly, ...] = ()
     raw: RawPayload | None = None
+
+    @field_validator("schema_version")
+    @classmethod
+    def _current_schema(cls, value: int) -> int:
+        if value == SCHEMA_VERSION:
+            return value
+        if value > SCHEMA_VERSION:
+            raise PydanticCustomError(
+                SCHEMA_VERSION_NEWER,
+                f"schema version {safe_repr(value)} is newer than this ordercore's "
+                f"({SCHEMA_VERSION}): upgrade ordercore to read it",
+            )
+        raise PydanticCustomError(
+            SCHEMA_VERSION_OLDER,
+            f"schema version {safe_repr(value)} is older than this ordercore's "
+            f"({SCHEMA_VERSION}): read stored bodies with ordercore.schema.load_order_json()",
+        )
 
     @field_validator("tags")
     @classmethod
@@ -578,7 +771,9 @@ class Order(CanonicalModel):
         if len(ids) != len(lines):
             counts = Counter(line.line_id for line in lines)
             repeated = sorted(line_id for line_id, count in counts.items() if count > 1)
-            raise ValueError(f"line ids must be unique within an order; repeated: {repeated}")
+            shown = ", ".join(safe_repr(line_id, limit=24) for line_id in repeated[:3])
+            more = f" and {len(repeated) - 3} more" if len(repeated) > 3 else ""
+            raise ValueError(f"line ids must be unique within an order; repeated: {shown}{more}")
         currency = self.amounts.currency
         for line in lines:
             if (
@@ -605,7 +800,24 @@ class Order(CanonicalModel):
                 raise ValueError(
                     f"after-sale case {case.channel_after_sale_id} names unknown lines {unknown}"
                 )
+        found = _anomalies_of(self)
+        if (found or self.anomalies) and found != self.anomalies:
+            # Anomalies follow from the data, never from the input; the model is frozen
+            # and this runs during its own validation, like _zeros_in.
+            self.__dict__["anomalies"] = found
         return self
+
+    @classmethod
+    def strict(cls, **fields: Any) -> Self:
+        """Build an order that must balance: unbalanced amounts raise instead of being recorded.
+
+        The same as ``Order.model_validate(fields, context={"strict_amounts": True})``.
+
+        Raises:
+            SchemaError: a field is invalid, or the amounts do not balance (problem
+                field ``amounts``, kind ``amounts_unbalanced``).
+        """
+        return cls.model_validate(fields, context={STRICT_AMOUNTS: True})
 
     # -- conveniences ------------------------------------------------------------------
 
@@ -628,12 +840,19 @@ class Order(CanonicalModel):
         """Return the line with ``line_id``.
 
         Raises:
-            KeyError: the order has no such line.
+            LineNotFound: the order has no such line (a ``KeyError`` too).
         """
         for candidate in self.lines:
             if candidate.line_id == line_id:
                 return candidate
-        raise KeyError(line_id)
+        shown = redact(line_id) if isinstance(line_id, str) else safe_repr(line_id)
+        raise LineNotFound(
+            f"order {self.id} has no line {shown!r}", order_id=self.id, line_id=shown
+        )
+
+    def has_anomaly(self, code: AnomalyCode | str) -> bool:
+        """Whether the order carries an anomaly with ``code`` (``"amounts_unbalanced"``)."""
+        return any(anomaly.code == code for anomaly in self.anomalies)
 
     def attribute(self, name: str, default: Any = None) -> Any:
         """Return the plain value of custom attribute ``name``, or ``default``."""
@@ -659,3 +878,11 @@ class Order(CanonicalModel):
             yield name, getattr(self, name)
         yield "lines", len(self.lines)
         yield "paid", self.amounts.paid
+        if self.anomalies:
+            yield "anomalies", tuple(anomaly.code.value for anomaly in self.anomalies)
+
+
+def _anomalies_of(order: Order) -> tuple[OrderAnomaly, ...]:
+    """Every anomaly the order's data implies, in a fixed order."""
+    unbalanced = _unbalanced(order.amounts)
+    return () if unbalanced is None else (unbalanced,)
