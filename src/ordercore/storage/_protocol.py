@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 import attrs
 
 from ordercore.errors import ConfigurationError
-from ordercore.schema import Actor, Order, OrderEvent, OrderStatus
+from ordercore.schema import Actor, AnomalyCode, Order, OrderEvent, OrderStatus
 
 if TYPE_CHECKING:
     from ordercore.storage.kit import BatchResult, OnExisting, OutboxEntry
@@ -49,6 +49,18 @@ def _statuses(value: object) -> tuple[str, ...] | None:
         raise ConfigurationError(f"unknown order status in query: {exc}") from None
 
 
+def _anomaly(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return AnomalyCode(str(value)).value
+    except ValueError:
+        known = ", ".join(code.value for code in AnomalyCode)
+        raise ConfigurationError(
+            f"unknown anomaly in query: {str(value)[:40]!r}; known: {known}"
+        ) from None
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ConfigurationError("query times must be timezone-aware datetimes")
@@ -71,6 +83,8 @@ class OrderQuery:
         status: Only these canonical statuses (one or several).
         node: Only orders at this atomic node (lifecycle sub-state).
         tag: Only orders carrying this tag.
+        anomaly: Only orders marked with this anomaly (an
+            :class:`~ordercore.schema.AnomalyCode`, e.g. ``"amounts_unbalanced"``).
         created_from: Placed at or after this instant (aware).
         created_to: Placed before this instant (aware).
         status_since_from: In their current status since this instant or later (aware).
@@ -91,6 +105,7 @@ class OrderQuery:
     status: tuple[str, ...] | None = attrs.field(default=None, converter=_statuses)
     node: str | None = None
     tag: str | None = None
+    anomaly: str | None = attrs.field(default=None, converter=_anomaly)
     created_from: datetime | None = attrs.field(default=None, converter=_aware)
     created_to: datetime | None = attrs.field(default=None, converter=_aware)
     status_since_from: datetime | None = attrs.field(default=None, converter=_aware)
@@ -108,6 +123,7 @@ class OrderQuery:
             and (self.status is None or order.status.value in self.status)
             and (self.node is None or order.node == self.node)
             and (self.tag is None or self.tag in order.tags)
+            and (self.anomaly is None or order.has_anomaly(self.anomaly))
             and (self.created_from is None or created >= self.created_from)
             and (self.created_to is None or created < self.created_to)
             and (

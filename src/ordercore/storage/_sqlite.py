@@ -80,6 +80,7 @@ _V2_SCHEMA: Final = (
         channel_updated_at INTEGER,
         version INTEGER NOT NULL CHECK (version >= 1),
         tags TEXT NOT NULL DEFAULT '[]',
+        anomalies TEXT NOT NULL DEFAULT '[]',
         body TEXT NOT NULL,
         raw TEXT,
         raw_type TEXT,
@@ -163,13 +164,14 @@ _OPTIONS: Final = frozenset(
 )
 _ORDER_INSERT: Final = (
     "INSERT INTO ordercore_orders (id, channel, channel_order_id, shop_id, status, node, "
-    "created_at, updated_at, status_since, channel_updated_at, version, tags, body, raw, "
-    "raw_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "created_at, updated_at, status_since, channel_updated_at, version, tags, anomalies, body, "
+    "raw, raw_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ORDER_UPDATE: Final = (
     "UPDATE ordercore_orders SET channel = ?, channel_order_id = ?, shop_id = ?, status = ?, "
     "node = ?, created_at = ?, updated_at = ?, status_since = ?, channel_updated_at = ?, "
-    "version = ?, tags = ?, body = ?, raw = ?, raw_type = ? WHERE id = ? AND version = ?"
+    "version = ?, tags = ?, anomalies = ?, body = ?, raw = ?, raw_type = ? "
+    "WHERE id = ? AND version = ?"
 )
 _OUTBOX_INSERT: Final = (
     "INSERT INTO ordercore_outbox (stream, aggregate_id, aggregate_version, event_id, topic, "
@@ -179,6 +181,7 @@ _DIALECT: Final = QueryDialect(
     placeholder="?",
     time=to_micros,
     tag_clause="EXISTS (SELECT 1 FROM json_each(ordercore_orders.tags) WHERE value = ?)",
+    anomaly_clause=("EXISTS (SELECT 1 FROM json_each(ordercore_orders.anomalies) WHERE value = ?)"),
 )
 _CHUNK: Final = 400  # keys per IN (...) lookup, well under SQLite's variable limit
 
@@ -197,6 +200,7 @@ def _row_values(row: OrderRow) -> tuple[Any, ...]:
         None if row.channel_updated_at is None else to_micros(row.channel_updated_at),
         row.version,
         json.dumps(list(row.tags), ensure_ascii=False) if row.tags else "[]",
+        json.dumps(list(row.anomalies)) if row.anomalies else "[]",
         row.body,
         row.raw,
         row.raw_type,

@@ -40,7 +40,7 @@ from ordercore.errors import (
     VersionConflict,
 )
 from ordercore.ids import new_id
-from ordercore.schema import Actor, Order, OrderEvent
+from ordercore.schema import Actor, Order, OrderEvent, load_order_json
 from ordercore.schema._order import RawPayload
 from ordercore.storage._protocol import OrderQuery, coerce_query
 from ordercore.timestamps import utc_now
@@ -118,6 +118,7 @@ class OrderRow:
         status_since: When it entered its current status.
         channel_updated_at: The channel's own modified time, if known.
         tags: The order's tags.
+        anomalies: The codes of the order's anomalies (``amounts_unbalanced``...).
         body: The order as UTF-8 JSON, ``raw`` left out (bytes: pydantic's serializer
             output as is; a backend with a text column decodes it).
         raw: The raw payload's text, or ``None``.
@@ -136,6 +137,7 @@ class OrderRow:
     channel_updated_at: datetime | None
     version: int
     tags: tuple[str, ...]
+    anomalies: tuple[str, ...]
     body: bytes
     raw: str | None
     raw_type: str | None
@@ -163,26 +165,20 @@ def order_row(order: Order) -> OrderRow:
         None if changed is None else changed.utc,
         order.version,
         order.tags,
+        tuple(sorted({anomaly.code.value for anomaly in order.anomalies}))
+        if order.anomalies
+        else (),
         _to_json(order, exclude=_NO_RAW) if raw is not None else _to_json(order),
         None if raw is None else raw.text,
         None if raw is None else raw.content_type,
     )
 
 
-def _load_body(body: str | bytes) -> Order:
-    try:
-        from ordercore.schema import load_order_json  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:  # pragma: no cover - older schema package
-        return Order.model_validate_json(body)
-    loaded: Order = load_order_json(body)
-    return loaded
-
-
 def load_stored_order(
     body: str | bytes, raw: str | None = None, raw_type: str | None = None
 ) -> Order:
     """Rebuild a stored order from its body and raw-payload columns."""
-    order = _load_body(body)
+    order = load_order_json(body)
     if raw is None:
         return order
     # The raw text was validated when the order was first stored and is kept as is;
@@ -632,18 +628,20 @@ class QueryDialect:
         placeholder: The parameter marker (``?`` or ``%s``).
         time: Turns an aware datetime into the column's value.
         tag_clause: The condition "the row's tags hold the parameter", with one placeholder.
+        anomaly_clause: The same for the row's anomaly codes.
     """
 
     placeholder: str
     time: Callable[[datetime], Any]
     tag_clause: str
+    anomaly_clause: str
 
 
 def query_where(query: OrderQuery, dialect: QueryDialect, *, paged: bool) -> tuple[str, list[Any]]:
     """The ``WHERE`` clause (with its leading space, or empty) and parameters of a query.
 
     The columns are the kit's order layout: ``channel``, ``shop_id``, ``status``,
-    ``node``, ``tags``, ``created_at``, ``status_since``, ``id``.
+    ``node``, ``tags``, ``anomalies``, ``created_at``, ``status_since``, ``id``.
     """
     p = dialect.placeholder
     clauses: list[str] = []
@@ -663,6 +661,9 @@ def query_where(query: OrderQuery, dialect: QueryDialect, *, paged: bool) -> tup
     if query.tag is not None:
         clauses.append(dialect.tag_clause)
         params.append(query.tag)
+    if query.anomaly is not None:
+        clauses.append(dialect.anomaly_clause)
+        params.append(query.anomaly)
     for column, bound, op in (
         ("created_at", query.created_from, ">="),
         ("created_at", query.created_to, "<"),

@@ -31,7 +31,9 @@ from ordercore.errors import (
     StoreReadOnly,
     VersionConflict,
 )
-from ordercore.schema import Actor, ActorKind, Order, OrderEvent, OrderStatus
+from ordercore.ids import new_id
+from ordercore.money import Money
+from ordercore.schema import Actor, ActorKind, AnomalyCode, Order, OrderEvent, OrderStatus
 from ordercore.storage import OrderQuery, OrderStore, OutboxEntry, Outcome
 from ordercore.testing._factory import OrderFactory
 from ordercore.timestamps import parse_channel_time
@@ -343,6 +345,24 @@ class StoreConformance:
         store.put(factory.order(channel="jd", status="allocated"))
         assert [o.id for o in store.query(node="awaiting_outbound")] == [held.id]
         assert store.count(node="qc_failed") == 0
+
+    def test_orders_are_queried_by_anomaly(self, store: OrderStore, factory: OrderFactory) -> None:
+        """An order whose amounts do not balance is stored, marked and found by its anomaly."""
+        plain = factory.order(channel="jd")
+        amounts = plain.amounts
+        off = plain.evolve(
+            channel_order_id=f"{plain.channel_order_id}-x",
+            id=new_id(),
+            amounts=amounts.model_copy(update={"paid": amounts.paid + Money("1.00")}),
+        )
+        assert off.has_anomaly("amounts_unbalanced") and not plain.anomalies
+        store.put_many([plain, off])
+        found = store.query(anomaly="amounts_unbalanced")
+        assert [o.id for o in found] == [off.id]
+        assert found[0].anomalies == off.anomalies
+        assert store.count(anomaly=AnomalyCode.AMOUNTS_UNBALANCED) == 1
+        with pytest.raises(ConfigurationError, match="unknown anomaly"):
+            store.query(anomaly="too_cheap")
 
     def test_the_raw_payload_comes_back_byte_for_byte(
         self, store: OrderStore, factory: OrderFactory

@@ -6,7 +6,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias
@@ -124,9 +124,9 @@ _V1: Final[tuple[str, ...]] = (
 _V2: Final[tuple[str, ...]] = (
     """ALTER TABLE {schema}.orders ADD COLUMN node text COLLATE "C",
         ADD COLUMN status_since timestamptz, ADD COLUMN channel_updated_at timestamptz,
-        ADD COLUMN raw text, ADD COLUMN raw_type text""",
-    """UPDATE {schema}.orders SET status_since = updated_at,
-        channel_updated_at = (body::jsonb #>> '{channel_updated_at,utc}')::timestamptz""",
+        ADD COLUMN raw text, ADD COLUMN raw_type text,
+        ADD COLUMN anomalies text[] NOT NULL DEFAULT '{}'""",
+    "@upgrade_v1_rows",
     "ALTER TABLE {schema}.orders ALTER COLUMN status_since SET NOT NULL",
     "DROP INDEX {schema}.orders_status_created",
     "CREATE INDEX orders_status_since ON {schema}.orders (status, status_since)",
@@ -182,16 +182,19 @@ _SECRET_KEYWORD: Final = re.compile(
 _LOCK_CLASS: Final = 0x6F726463
 _ORDER_COLUMNS: Final = (
     "id, channel, channel_order_id, shop_id, status, node, created_at, updated_at, "
-    "status_since, channel_updated_at, version, tags, body, raw, raw_type"
+    "status_since, channel_updated_at, version, tags, anomalies, body, raw, raw_type"
 )
 _OUTBOX_COLUMNS: Final = "stream, aggregate_id, aggregate_version, event_id, topic, payload"
 # put_many streams rows with binary COPY, which needs the column types up front.
 _ORDER_TYPES: Final = (
-    ["text"] * 6 + ["timestamptz"] * 4 + ["int4", "text[]", "text", "text", "text"]
+    ["text"] * 6 + ["timestamptz"] * 4 + ["int4", "text[]", "text[]", "text", "text", "text"]
 )
 _OUTBOX_TYPES: Final = ["text", "text", "int4", "text", "text", "text"]
 _DIALECT: Final = QueryDialect(
-    placeholder="%s", time=lambda moment: moment, tag_clause="tags @> ARRAY[%s::text]"
+    placeholder="%s",
+    time=lambda moment: moment,
+    tag_clause="tags @> ARRAY[%s::text]",
+    anomaly_clause="anomalies @> ARRAY[%s::text]",
 )
 _MAX_ATTEMPTS: Final = 3  # planned batches re-plan when a concurrent writer got in first
 
@@ -210,6 +213,7 @@ def _row_values(row: OrderRow) -> tuple[Any, ...]:
         row.channel_updated_at,
         row.version,
         list(row.tags),
+        list(row.anomalies),
         row.body.decode(),
         row.raw,
         row.raw_type,
@@ -318,7 +322,7 @@ class _Statements:
     def __init__(self, schema: str) -> None:
         q = f'"{schema}"'
         orders, outbox, keys = f"{q}.orders", f"{q}.outbox", f"{q}.idempotency_keys"
-        marks = ", ".join(["%s"] * 15)
+        marks = ", ".join(["%s"] * 16)
         self.orders = orders
         self.outbox = outbox
         self.versions = f"{q}.ordercore_migrations"
@@ -334,8 +338,8 @@ class _Statements:
         self.update = (
             f"UPDATE {orders} SET channel = %s, channel_order_id = %s, shop_id = %s, "
             "status = %s, node = %s, created_at = %s, updated_at = %s, status_since = %s, "
-            "channel_updated_at = %s, version = %s, tags = %s, body = %s, raw = %s, "
-            "raw_type = %s WHERE id = %s AND version = %s"
+            "channel_updated_at = %s, version = %s, tags = %s, anomalies = %s, body = %s, "
+            "raw = %s, raw_type = %s WHERE id = %s AND version = %s"
         )
         self.record = f"INSERT INTO {outbox} ({_OUTBOX_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
         self.publish = (
@@ -418,15 +422,39 @@ class _Statements:
         self.integrity_event_ids = f"SELECT count(*) - count(DISTINCT event_id) FROM {outbox}"
 
 
+def _upgrade_v1_rows(conn: _Connection, schema: str) -> None:
+    """Fill the columns schema step 2 adds from each 0.1 order body (read via upcasters)."""
+    rows = conn.execute(f"SELECT id, body FROM {schema}.orders").fetchall()
+    for order_id, body in rows:
+        order = load_stored_order(body)
+        row = order_row(order)
+        conn.execute(
+            f"UPDATE {schema}.orders SET status_since = updated_at, channel_updated_at = %s, "
+            "anomalies = %s WHERE id = %s",
+            (row.channel_updated_at, list(row.anomalies), order_id),
+        )
+
+
+_Step: TypeAlias = Callable[[_Connection, str], None]
+_STEPS: Final[dict[str, _Step]] = {"@upgrade_v1_rows": _upgrade_v1_rows}
+
+
 def apply_postgres_migrations(
-    conn: _Connection, schema: str, component: str, migrations: Sequence[Migration], where: str
+    conn: _Connection,
+    schema: str,
+    component: str,
+    migrations: Sequence[Migration],
+    where: str,
+    steps: Mapping[str, _Step] | None = None,
 ) -> list[int]:
     """Bring ``component``'s tables in a PostgreSQL schema up to date, in one transaction.
 
     For backends of other components (inventory, timers, returns) that keep their
     tables in the same schema as the orders: each component has its own sequence
     of :class:`~ordercore.storage.kit.Migration` steps in ``<schema>.ordercore_migrations``.
-    ``{schema}`` in a statement stands for the quoted schema name. Processes
+    ``{schema}`` in a statement stands for the quoted schema name; a statement
+    naming a key of ``steps`` (``"@name"``) runs that function with the connection
+    and the quoted schema name instead. Processes
     migrating at once take turns on an advisory lock. ``conn`` must be in
     autocommit mode.
 
@@ -467,9 +495,13 @@ def apply_postgres_migrations(
             )
         ]
         todo = pending_migrations(component, applied, migrations, where)
+        known_steps = {**_STEPS, **(steps or {})}
         for step in todo:
             for statement in step.statements:
-                conn.execute(statement.replace("{schema}", quoted))
+                if statement.startswith("@"):
+                    known_steps[statement](conn, quoted)
+                else:
+                    conn.execute(statement.replace("{schema}", quoted))
             conn.execute(
                 f"INSERT INTO {sql.versions} (component, version, description) VALUES (%s, %s, %s)",
                 (component, step.version, step.description),
