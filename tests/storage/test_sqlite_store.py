@@ -191,6 +191,17 @@ class TestIntegrityCheck:
             problems = store.integrity_check()
         assert any(order.id in p for p in problems)
 
+    def test_it_reports_a_repeated_event_id(self, tmp_path: Path) -> None:
+        """Two outbox messages with one event id (consumers would drop one) are reported."""
+        with SQLiteStore(tmp_path / "o.db") as store:
+            first, second = store.put_many(list(OrderFactory(seed=10).orders(2))).orders
+            store._db.execute(
+                "UPDATE ordercore_outbox SET event_id = (SELECT event_id FROM ordercore_outbox "
+                "WHERE aggregate_id = ?) WHERE aggregate_id = ?",
+                (first.id, second.id),
+            )
+            assert store.integrity_check() == ["outbox event ids are not unique"]
+
     def test_it_reports_a_row_that_disagrees_with_its_body(self, tmp_path: Path) -> None:
         """A row whose id column and JSON body differ is reported."""
         with SQLiteStore(tmp_path / "o.db") as store:

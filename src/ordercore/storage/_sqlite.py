@@ -105,7 +105,11 @@ _V2_SCHEMA: Final = (
     )""",
     "CREATE INDEX ordercore_outbox_aggregate ON ordercore_outbox (stream, aggregate_id, id)",
     "CREATE INDEX ordercore_outbox_pending ON ordercore_outbox (id) WHERE delivered_at IS NULL",
-    "CREATE UNIQUE INDEX ordercore_outbox_event ON ordercore_outbox (event_id)",
+    # Event ids of order changes are fresh ULIDs; other streams publish their own and
+    # rely on this index to publish each event once. Leaving order messages out keeps
+    # their insert to the two indexes above.
+    "CREATE UNIQUE INDEX ordercore_outbox_event ON ordercore_outbox (event_id) "
+    "WHERE stream <> 'order'",
     """CREATE TABLE ordercore_idempotency (
         key TEXT PRIMARY KEY,
         fingerprint TEXT NOT NULL,
@@ -382,7 +386,8 @@ def write_outbox(db: sqlite3.Connection, entries: Iterable[OutboxEntry]) -> list
             ids.append(cursor.lastrowid)
         else:
             row = db.execute(
-                "SELECT id FROM ordercore_outbox WHERE event_id = ?", (entry.event_id,)
+                "SELECT id FROM ordercore_outbox WHERE event_id = ? AND stream <> 'order'",
+                (entry.event_id,),
             ).fetchone()
             ids.append(int(row[0]))
     return ids
@@ -745,6 +750,9 @@ class SQLiteStore(BaseStore):
             "ON o.id = c.aggregate_id WHERE c.stream = 'order' AND o.id IS NULL"
         )
         problems.extend(f"outbox names missing order {row[0]}" for row in orphans)
+        repeated = self._read("SELECT count(*) - count(DISTINCT event_id) FROM ordercore_outbox")
+        if repeated[0][0]:
+            problems.append("outbox event ids are not unique")
         return problems
 
     # -- writes ---------------------------------------------------------------------------

@@ -139,7 +139,9 @@ _V2: Final[tuple[str, ...]] = (
         SET event_id = coalesce(payload::jsonb #>> '{events,0,event_id}', 'v1-' || id)""",
     "ALTER TABLE {schema}.outbox ALTER COLUMN event_id SET NOT NULL",
     "ALTER TABLE {schema}.outbox ALTER COLUMN stream DROP DEFAULT",
-    "CREATE UNIQUE INDEX outbox_event ON {schema}.outbox (event_id)",
+    # Order changes' event ids are fresh ULIDs; other streams rely on this index to
+    # publish each event once, and order messages stay out of it.
+    "CREATE UNIQUE INDEX outbox_event ON {schema}.outbox (event_id) WHERE stream <> 'order'",
     "DROP INDEX {schema}.order_changes_order",
     "CREATE INDEX outbox_aggregate ON {schema}.outbox (stream, aggregate_id, id)",
     "ALTER INDEX {schema}.order_changes_pending RENAME TO outbox_pending",
@@ -344,9 +346,9 @@ class _Statements:
         self.record = f"INSERT INTO {outbox} ({_OUTBOX_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
         self.publish = (
             f"INSERT INTO {outbox} ({_OUTBOX_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING id"
+            "ON CONFLICT (event_id) WHERE stream <> 'order' DO NOTHING RETURNING id"
         )
-        self.event_message = f"SELECT id FROM {outbox} WHERE event_id = %s"
+        self.event_message = f"SELECT id FROM {outbox} WHERE event_id = %s AND stream <> 'order'"
         self.copy_orders = f"COPY {orders} ({_ORDER_COLUMNS}) FROM STDIN (FORMAT BINARY)"
         self.copy_outbox = f"COPY {outbox} ({_OUTBOX_COLUMNS}) FROM STDIN (FORMAT BINARY)"
         self.version_of = f"SELECT version FROM {orders} WHERE id = %s"
