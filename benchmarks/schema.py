@@ -1327,7 +1327,11 @@ class PostgresBench:
                 insert_runs(None), items=len(mix.orders), repeat=repeat, warmups=insert_runs(1)
             )
         store_rate = rates["store"]
-        method = max(("executemany", "copy"), key=lambda name: rates[name].median)
+        # The target's floor is the raw driver's executemany of ready rows, as the first
+        # measurement defined it; binary COPY of ready rows is printed beside it as the
+        # stricter floor (the store streams its batches with COPY too, so that ratio
+        # is what the dump and the outbox rows cost on top).
+        method = "executemany"
         key = mix.key
         report.section(f"PostgreSQL insert, {mix.label}, batches of {BATCH:,}")
         report.contender(f"{self.backend.__name__}.put_many", store_rate)
@@ -1340,7 +1344,7 @@ class PostgresBench:
             label = "raw executemany" if name == "executemany" else "raw binary COPY"
             floor = name == method
             report.contender(
-                f"{label} of ready rows{' (floor)' if floor else ''}",
+                f"{label} of ready rows{' (floor)' if floor else ' (stricter floor)'}",
                 rates[name],
                 ours=store_rate,
                 target=target if floor else None,
@@ -1349,6 +1353,8 @@ class PostgresBench:
             {
                 f"postgres_insert{key}_per_s": per_s(store_rate),
                 f"raw_postgres_insert{key}_per_s": per_s(rates[method]),
+                f"raw_postgres_copy{key}_per_s": per_s(rates["copy"]),
+                f"postgres{key}_ratio_vs_raw_copy": ratio(store_rate, rates["copy"]),
                 f"raw_postgres{key}_method": method,
                 "postgres_body_type": body_type[0] if body_type else None,
                 "postgres_synchronous_commit": synchronous_commit,
