@@ -425,10 +425,28 @@ class BatchResult(Sequence[PutOutcome]):
         ({'created': 3}, {'skipped': 3})
     """
 
-    __slots__ = ("_outcomes",)
+    __slots__ = ("_created", "_made")
 
     def __init__(self, outcomes: Iterable[PutOutcome]) -> None:
-        self._outcomes = tuple(outcomes)
+        self._made: tuple[PutOutcome, ...] | None = tuple(outcomes)
+        self._created: Sequence[Order] = ()
+
+    @classmethod
+    def all_created(cls, orders: Sequence[Order]) -> BatchResult:
+        """The result of a batch that stored every order new (the ``error`` policy).
+
+        Its outcomes are made when first looked at: ingest loops that only need
+        :attr:`orders` or :meth:`counts` do not pay for one object per order.
+        """
+        result = cls(())
+        result._made, result._created = None, orders
+        return result
+
+    @property
+    def _outcomes(self) -> tuple[PutOutcome, ...]:
+        if self._made is None:
+            self._made = tuple(PutOutcome.written(Outcome.CREATED, o) for o in self._created)
+        return self._made
 
     @overload
     def __getitem__(self, index: int) -> PutOutcome: ...
@@ -440,7 +458,7 @@ class BatchResult(Sequence[PutOutcome]):
         return self._outcomes[index]
 
     def __len__(self) -> int:
-        return len(self._outcomes)
+        return len(self._created) if self._made is None else len(self._made)
 
     def __iter__(self) -> Iterator[PutOutcome]:
         return iter(self._outcomes)
@@ -448,7 +466,9 @@ class BatchResult(Sequence[PutOutcome]):
     @property
     def orders(self) -> list[Order]:
         """The orders this batch wrote (created or updated), as stored, in input order."""
-        return [o.order for o in self._outcomes if o.wrote]
+        if self._made is None:
+            return list(self._created)
+        return [o.order for o in self._made if o.wrote]
 
     def of(self, outcome: Outcome | str) -> list[PutOutcome]:
         """The outcomes of one kind."""
@@ -457,6 +477,8 @@ class BatchResult(Sequence[PutOutcome]):
 
     def counts(self) -> dict[str, int]:
         """How many orders had each outcome (only the outcomes that occurred)."""
+        if self._made is None:
+            return {Outcome.CREATED.value: len(self._created)} if self._created else {}
         found: dict[str, int] = {}
         for item in self._outcomes:
             found[item.outcome.value] = found.get(item.outcome.value, 0) + 1
@@ -1003,7 +1025,7 @@ class BaseStore(ABC):
         changes = [self.new_change(order, (), actor, now, at) for order in batch]
         self.check_batch_ids(changes)
         self._put_new(changes)
-        return BatchResult(PutOutcome.written(Outcome.CREATED, change.order) for change in changes)
+        return BatchResult.all_created([change.order for change in changes])
 
     @abstractmethod
     def _put_new(self, changes: Sequence[Change]) -> None:

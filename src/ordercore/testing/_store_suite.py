@@ -169,7 +169,12 @@ class StoreConformance:
         orders = list(factory.orders(50))
         result = store.put_many(orders)
         assert result.counts() == {"created": 50}
+        assert len(result) == 50
         stored = result.orders
+        assert [(o.outcome, o.order, o.stored_id, o.stored_version) for o in result] == [
+            (Outcome.CREATED, s, s.id, 1) for s in stored
+        ]
+        assert result[-1].order == stored[-1] and result.of("created")[0].order == stored[0]
         assert [o.id for o in stored] == [o.id for o in orders]
         assert {o.version for o in stored} == {1}
         assert store.count() == 50
