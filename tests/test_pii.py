@@ -539,3 +539,26 @@ class TestRedaction:
         assert safe_repr(PhoneNumber(PHONE)) == "PhoneNumber('138****8000')"
         assert safe_repr(10**5000) == "<int of 16610 bits>"
         assert safe_repr([1, 2]) == "[1, 2]"
+
+
+class TestRedactGroupedNumbers:
+    @pytest.mark.parametrize(
+        ("text", "shown"),
+        [
+            ("+86 138-0013-8000", "+86****8000"),
+            ("call 138 0013 8000 now", "call 138****8000 now"),
+            ("86-13800138000", "86-****8000"),
+        ],
+    )
+    def test_mobile_numbers_written_in_groups_are_masked(self, text: str, shown: str) -> None:
+        """A mobile number split into 3-4-4 groups is masked like one written in one run."""
+        from ordercore.pii import redact
+
+        assert redact(text) == shown
+        assert "0013" not in redact(text)
+
+    def test_long_order_ids_are_left_alone(self) -> None:
+        """Digit runs longer than a phone number (channel order ids) are not masked."""
+        from ordercore.pii import redact
+
+        assert redact("6900000000000138161") == "6900000000000138161"

@@ -80,8 +80,11 @@ def looks_like_ciphertext(value: str) -> bool:
 _PHONE_SHAPE: Final = re.compile(
     r"^\+?[0-9*(][0-9*() .\-]{2,30}[0-9*](?:\s*(?:转|ext\.?|x|#)\s*[0-9]{1,6})?$"
 )
-#: A Chinese mobile number inside other text, with an optional +86 / 86 prefix.
-_MOBILE_IN_TEXT: Final = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9][0-9]{9}(?![0-9])")
+#: A Chinese mobile number inside other text, with an optional +86 / 86 prefix, written
+#: as one run of digits or in 3-4-4 groups split by spaces or hyphens.
+_MOBILE_IN_TEXT: Final = re.compile(
+    r"(?<![0-9])(?:\+?86[ -]?)?1[3-9][0-9](?:[0-9]{8}|[ -][0-9]{4}[ -][0-9]{4})(?![0-9])"
+)
 #: An e-mail address inside other text (loosely: anything@dotted.domain).
 _EMAIL_IN_TEXT: Final = re.compile(r"[^\s@'\"<>(),;:]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _EMAIL_LOCAL: Final = r"[^\s@<>()\[\]\\,;:\"]{1,64}"
