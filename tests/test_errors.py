@@ -20,11 +20,15 @@ from ordercore.errors import (
     FloatMoneyError,
     ForeignDatabase,
     FrozenModelError,
+    GuardFailed,
     IdempotencyConflict,
     IdError,
+    InvalidTransition,
+    LifecycleSpecError,
     LineNotFound,
     MigrationError,
     MoneyError,
+    NotifyError,
     OrderCoreError,
     OrderNotFound,
     PersonalDataError,
@@ -95,6 +99,28 @@ SAMPLES: dict[type[OrderCoreError], Callable[[], OrderCoreError]] = {
     MigrationError: lambda: MigrationError("database is newer than this ordercore"),
     ForeignDatabase: lambda: ForeignDatabase(
         "app.db holds other tables", path="app.db", tables=["users"]
+    ),
+    LifecycleSpecError: lambda: LifecycleSpecError(
+        "default.yaml line 12: transitions.3.dest: no state 'shiped'",
+        source="default.yaml",
+        line=12,
+        field="transitions.3.dest",
+    ),
+    InvalidTransition: lambda: InvalidTransition(
+        "order X is completed; trigger ship is not allowed there",
+        order_id="X",
+        state="completed",
+        trigger="ship",
+    ),
+    GuardFailed: lambda: GuardFailed(
+        "refund_only refused: parcel_not_picked_up",
+        order_id="X",
+        state="shipped",
+        trigger="refund_only",
+        guard="parcel_not_picked_up",
+    ),
+    NotifyError: lambda: NotifyError(
+        "dingtalk refused: errcode 310000", notifier="dingtalk", status="310000"
     ),
     StoreReadOnly: lambda: StoreReadOnly("the store sqlite:///orders.db?mode=ro is read-only"),
 }
@@ -232,6 +258,8 @@ class TestBuiltinBases:
             (StoreClosed, StoreError),
             (ForeignDatabase, StoreError),
             (StoreReadOnly, StoreError),
+            (LifecycleSpecError, ConfigurationError),
+            (GuardFailed, InvalidTransition),
         ],
     )
     def test_inherits(self, cls: type[OrderCoreError], base: type[Exception]) -> None:

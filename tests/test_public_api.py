@@ -35,11 +35,12 @@ PUBLIC: dict[str, list[str]] = {
     "ordercore.demo": ["DemoSummary", "run_demo"],
     "ordercore.errors": [
         "AllocationError", "ConfigurationError", "CurrencyMismatch", "DuplicateOrder",
-        "FieldProblem", "FloatMoneyError", "ForeignDatabase", "FrozenModelError", "IdError",
-        "IdempotencyConflict", "LineNotFound", "MigrationError", "MoneyError", "OrderCoreError",
-        "OrderNotFound", "PersonalDataError", "PluginError", "PluginLoadError", "PluginNotFound",
-        "SchemaError", "SchemaVersionError", "StoreClosed", "StoreError", "StoreReadOnly",
-        "StoreURLError", "TimeParseError", "VersionConflict", "all_error_classes",
+        "FieldProblem", "FloatMoneyError", "ForeignDatabase", "FrozenModelError", "GuardFailed",
+        "IdError", "IdempotencyConflict", "InvalidTransition", "LifecycleSpecError", "LineNotFound",
+        "MigrationError", "MoneyError", "NotifyError", "OrderCoreError", "OrderNotFound",
+        "PersonalDataError", "PluginError", "PluginLoadError", "PluginNotFound", "SchemaError",
+        "SchemaVersionError", "StoreClosed", "StoreError", "StoreReadOnly", "StoreURLError",
+        "TimeParseError", "VersionConflict", "all_error_classes",
     ],
     "ordercore.ids": ["id_time_ms", "is_valid_id", "new_id"],
     "ordercore.money": [

@@ -14,7 +14,8 @@ already catches those keeps working.
     ├── IdError (ValueError) .......................... id-invalid
     ├── PersonalDataError (ValueError) ................ personal-data-invalid
     ├── ConfigurationError (ValueError) ............... config-invalid
-    │   └── StoreURLError ............................. store-url-invalid
+    │   ├── StoreURLError ............................. store-url-invalid
+    │   └── LifecycleSpecError ........................ lifecycle-spec-invalid
     ├── PluginError ................................... plugin-failed
     │   ├── PluginNotFound (LookupError) .............. plugin-not-found
     │   └── PluginLoadError (ImportError) ............. plugin-load-failed
@@ -25,6 +26,9 @@ already catches those keeps working.
     ├── TimeParseError (ValueError) ................... time-invalid
     ├── SchemaError (ValueError) ...................... schema-invalid
     │   └── SchemaVersionError ........................ schema-version-unsupported
+    ├── InvalidTransition ............................. lifecycle-invalid-transition
+    │   └── GuardFailed ............................... lifecycle-guard-failed
+    ├── NotifyError ................................... notify-failed
     └── StoreError .................................... store-failed
         ├── OrderNotFound (LookupError) ............... order-not-found
         ├── DuplicateOrder ............................ order-duplicate
@@ -56,11 +60,15 @@ __all__ = [
     "FloatMoneyError",
     "ForeignDatabase",
     "FrozenModelError",
+    "GuardFailed",
     "IdError",
     "IdempotencyConflict",
+    "InvalidTransition",
+    "LifecycleSpecError",
     "LineNotFound",
     "MigrationError",
     "MoneyError",
+    "NotifyError",
     "OrderCoreError",
     "OrderNotFound",
     "PersonalDataError",
@@ -120,6 +128,31 @@ class StoreURLError(ConfigurationError):
 
     def __init__(self, message: str, *, url: str) -> None:
         self.url = url
+        super().__init__(message)
+
+
+class LifecycleSpecError(ConfigurationError):
+    """A lifecycle spec (YAML, JSON or dict) is not valid.
+
+    Attributes:
+        source: The file (or ``"<dict>"``) the spec came from.
+        line: The 1-based line of the problem in that file, when known.
+        field: The dotted path of the offending field, when known.
+    """
+
+    code = "lifecycle-spec-invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "<dict>",
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.field = field
         super().__init__(message)
 
 
@@ -444,6 +477,59 @@ class PersonalDataError(OrderCoreError, ValueError):
 
     def __init__(self, message: str, *, kind: str) -> None:
         self.kind = kind
+        super().__init__(message)
+
+
+# -- lifecycle and notifications ----------------------------------------------------------
+
+
+class InvalidTransition(OrderCoreError):
+    """A trigger cannot be applied to an order in its current state.
+
+    Attributes:
+        order_id: The order.
+        state: Its current state (canonical status, and node when it has one).
+        trigger: The trigger that was refused.
+    """
+
+    code = "lifecycle-invalid-transition"
+
+    def __init__(self, message: str, *, order_id: str | None, state: str, trigger: str) -> None:
+        self.order_id = order_id
+        self.state = state
+        self.trigger = trigger
+        super().__init__(message)
+
+
+class GuardFailed(InvalidTransition):
+    """A transition's guard refused it (stock not locked, parcel already picked up...).
+
+    Attributes:
+        guard: The name of the guard that failed.
+    """
+
+    code = "lifecycle-guard-failed"
+
+    def __init__(
+        self, message: str, *, order_id: str | None, state: str, trigger: str, guard: str
+    ) -> None:
+        self.guard = guard
+        super().__init__(message, order_id=order_id, state=state, trigger=trigger)
+
+
+class NotifyError(OrderCoreError):
+    """A notifier could not deliver a message (the robot webhook refused it, or kept failing).
+
+    Attributes:
+        notifier: Which notifier (``dingtalk``, ``wecom``, ``log``...).
+        status: The platform's error code or HTTP status, when it gave one.
+    """
+
+    code = "notify-failed"
+
+    def __init__(self, message: str, *, notifier: str, status: str | None = None) -> None:
+        self.notifier = notifier
+        self.status = status
         super().__init__(message)
 
 
