@@ -227,14 +227,6 @@ class TestCoverage:
         for value, status in table.items():
             assert map_channel_status(channel, value).status is status, value
 
-    def test_every_node_is_a_valid_node_name(self) -> None:
-        """Nodes in the YAML follow Order.node's pattern (the models check it on load)."""
-        maps = channel_maps()
-        for channel in maps.channels:
-            for value in maps.native_statuses(channel):
-                node = maps.map(channel, value).node
-                assert node is None or node.replace("_", "").isalnum(), (channel, value)
-
 
 class TestPinduoduoCombinations:
     """Pinduoduo's order_status combined with refund_status, every pair."""
@@ -366,6 +358,12 @@ class TestNextStatus:
     def test_repeat_changes_nothing(self) -> None:
         step = next_status(S.SHIPPED, S.SHIPPED)
         assert (step.changed, step.ignored) == (False, SkipReason.REPEATED)
+
+    def test_a_word_that_is_no_status_raises(self) -> None:
+        with pytest.raises(ConfigurationError) as caught:
+            next_status(S.PAID, "sent")  # type: ignore[arg-type]
+        assert "'sent' is not a canonical order status" in caught.value.message
+        assert next_status("paid", "shipped").status is S.SHIPPED  # type: ignore[arg-type]
 
     def test_unknown_status_changes_nothing(self) -> None:
         step = next_status(S.PAID, _mapping("jd", "SOMETHING_NEW"))
@@ -644,6 +642,17 @@ def _edited(
 
 
 class TestLineAfterSale:
+    def test_shopify_fulfilled_order_counts_every_line_shipped(self) -> None:
+        """fulfillment_status decides shipping even though the main value is financial."""
+        order = _edited(
+            "shopify_order.json",
+            channel_samples.map_shopify,
+            lambda payload: payload["order"].update(fulfillment_status="fulfilled"),
+        )
+        result = map_order_status(order)
+        assert result.status is S.SHIPPED
+        assert all(ln.unshipped_quantity == 0 for ln in result.lines)
+
     def test_one_refunded_line_of_two_keeps_the_order_in_fulfilment(self) -> None:
         """A refund asked for one sub-order: the order stays paid, that line is held."""
         order = _taobao_two_lines(

@@ -440,7 +440,6 @@ def _from_validation(
     errors = exc.errors(include_input=False, include_url=False)
     first = errors[0]
     path = tuple(part for part in first["loc"] if part != "[key]")
-    # A union of "one value or a list" reports each arm; the list arm is the one meant.
     problem = first["msg"]
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     return _spec_error(source, path, f"{problem}{more}", _line_of(path, lines))
@@ -680,11 +679,16 @@ class ChannelStatusMap:
         spec = self._spec.channels[name]
         order_level = self.map(name, order.channel_status)
         entry = spec.statuses.get(order.channel_status.value)
+        # Where shipping stands: the mapping's own status when it is on the main line
+        # (Shopify's fulfillment_status), else its main value's (under an after-sale).
+        shipping: _Target | StatusMapping | None = (
+            order_level if order_level.status in _RANK else entry
+        )
         fully_shipped = (
-            entry is not None
-            and entry.status in _RANK
-            and _RANK[entry.status] >= _RANK[S.SHIPPED]
-            and not entry.partial_shipment
+            shipping is not None
+            and shipping.status in _RANK
+            and _RANK[shipping.status] >= _RANK[S.SHIPPED]
+            and not shipping.partial_shipment
         )
         packed: dict[str, int] = {}
         for shipment in order.shipments:
@@ -980,6 +984,9 @@ def next_status(
     Returns:
         The step: the status and node after it, what it implied, or why it was ignored.
 
+    Raises:
+        ConfigurationError: ``current``, ``mapped`` or ``main`` is not an OrderStatus.
+
     Example:
         >>> step = next_status(OrderStatus.PAID, OrderStatus.SHIPPED)
         >>> [s.value for s in step.implied]
@@ -987,6 +994,7 @@ def next_status(
         >>> next_status(OrderStatus.SHIPPED, OrderStatus.PAID).ignored.value
         'backwards'
     """
+    current = _status_of(current)
     if isinstance(mapped, OrderStatusMapping):
         mapped = mapped.mapping
     if isinstance(mapped, StatusMapping):
@@ -994,7 +1002,9 @@ def next_status(
             return _stay(current, node, main, SkipReason.UNKNOWN)
         new, new_node, replaces = mapped.status, mapped.node, mapped.replaces_nodes
     else:
-        new, new_node, replaces = OrderStatus(mapped), None, frozenset()
+        new, new_node, replaces = _status_of(mapped), None, frozenset()
+    if main is not None:
+        main = _status_of(main)
 
     if current in _RANK:
         main = current
@@ -1038,6 +1048,16 @@ def next_status(
         implied = _between(main, new) if _RANK[new] > _RANK[main] else ()
         return _go(current, node, new, new_node, implied, new)
     return _stay(current, node, main, SkipReason.BACKWARDS)
+
+
+def _status_of(value: Any) -> OrderStatus:
+    try:
+        return OrderStatus(value)
+    except ValueError:
+        raise ConfigurationError(
+            f"{safe_repr(value)} is not a canonical order status "
+            f"({', '.join(s.value for s in OrderStatus)})"
+        ) from None
 
 
 def _go(
