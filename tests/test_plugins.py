@@ -80,7 +80,12 @@ def fake_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
                     from_url = None
 
                 class Pager:
-                    pass
+                    @classmethod
+                    def from_url(cls, url, **options):
+                        return cls()
+
+                    def notify(self, message):
+                        pass
             """,
             "acme_broken": "raise RuntimeError('acme_broken cannot start')\n",
         },
@@ -138,12 +143,22 @@ class TestGroupDescriptions:
         assert storage.driver_suffix
 
     def test_groups_without_a_protocol_yet(self) -> None:
-        """Connectors, inventory, scorers and notifiers are not checked against a protocol yet."""
+        """Connectors, inventory and scorers are not checked against a protocol yet."""
         for group in ("ordercore.connectors", "ordercore.inventory", "ordercore.scorers"):
             assert plugins.describe(group).protocol is None
-        assert plugins.describe("ordercore.notifiers").protocol is None
         assert plugins.describe("ordercore.inventory").factory == "from_url"
         assert not plugins.describe("ordercore.connectors").opens_urls
+
+    def test_notifiers_are_checked_against_notifier_and_opened_by_url(self) -> None:
+        """The notifiers group names its protocol, factory, aliases and three built-ins."""
+        notifiers = plugins.describe("ordercore.notifiers")
+        assert notifiers.protocol == "ordercore.notify:Notifier"
+        assert notifiers.factory == "from_url" and notifiers.driver_suffix
+        assert dict(notifiers.aliases) == {"logging": "log", "wxwork": "wecom"}
+        assert sorted(notifiers.builtins) == ["dingtalk", "log", "wecom"]
+        assert notifiers.name_for_url("dingtalk+https://oapi.dingtalk.com/robot/send") == (
+            "dingtalk"
+        )
 
     def test_every_protocol_named_is_a_runtime_checkable_protocol(self) -> None:
         """Each protocol target imports to a class isinstance() can check with."""
@@ -241,7 +256,7 @@ class TestURLs:
         with pytest.raises(ConfigurationError, match="chosen by name"):
             plugins.open_url("ordercore.connectors", "douyin://shop")
         with pytest.raises(ConfigurationError, match="chosen by name"):
-            plugins.describe("ordercore.notifiers").name_for_url("pager://x")
+            plugins.describe("ordercore.scorers").name_for_url("pager://x")
 
 
 class _Recording(MemoryStore):
@@ -648,7 +663,12 @@ class TestRegister:
         """register() adds an entry; leaving the with-block removes it again."""
 
         class Notifier:
-            pass
+            @classmethod
+            def from_url(cls, url: str, **options: Any) -> Notifier:
+                return cls()
+
+            def notify(self, message: object) -> None:
+                pass
 
         with plugins.register("ordercore.notifiers", "test-pager", Notifier):
             assert plugins.load("ordercore.notifiers", "test-pager") is Notifier

@@ -278,7 +278,17 @@ _DESCRIPTIONS: Final[Mapping[str, PluginGroup]] = MappingProxyType(
             ),
             PluginGroup(
                 name="ordercore.notifiers",
-                holds="notification senders, one per notifier name",
+                holds="notification senders, one per URL scheme",
+                protocol="ordercore.notify:Notifier",
+                factory="from_url",
+                aliases={"logging": "log", "wxwork": "wecom"},
+                driver_suffix=True,
+                url_examples=("log://", "dingtalk://?access_token=TOKEN", "wecom://?key=KEY"),
+                builtins={
+                    "dingtalk": "ordercore.notify._dingtalk:DingTalkNotifier",
+                    "log": "ordercore.notify._log:LogNotifier",
+                    "wecom": "ordercore.notify._wecom:WeComNotifier",
+                },
             ),
         )
     }
