@@ -1,0 +1,748 @@
+"""The lifecycle engine: one ``transitions`` machine per spec, shared by every order.
+
+The pattern (why orders are never given to the machine): a ``transitions.Machine``
+is built once per spec with no models at all. Its states are the spec's states and
+nodes (``"packed"``, ``"packed.awaiting_outbound"``), its events the spec's
+triggers, expanded so that a status-level transition appears at every node that
+does not override it. At construction the engine reads the machine's event table
+into a dict ``(state, trigger) -> route``; applying a trigger to an order is a
+lookup in it, the guards, and a copy of the order. No model is added per order,
+nothing is locked, and memory does not grow with the number of orders (a
+``Machine`` per order costs tens of kilobytes; ``add_model`` on a shared machine
+slows down as its model list grows).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+import attrs
+from transitions import Machine, MachineError
+
+from ordercore.errors import (
+    ConfigurationError,
+    GuardFailed,
+    InvalidTransition,
+    OrderCoreError,
+)
+from ordercore.lifecycle._spec import (
+    LifecycleSpec,
+    TransitionSpec,
+    expand_transitions,
+    load_lifecycle,
+    split_ref,
+)
+from ordercore.pii import redact, safe_repr
+from ordercore.schema import (
+    Actor,
+    ActorKind,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    PresalePhase,
+)
+from ordercore.timestamps import ChannelTime, utc_now
+
+if TYPE_CHECKING:
+    from ordercore.storage import OrderStore
+
+__all__ = [
+    "BLOCKED",
+    "BUILTIN_EFFECTS",
+    "BUILTIN_GUARDS",
+    "DEFAULT_LIFECYCLE",
+    "TRANSITIONED",
+    "Effect",
+    "Guard",
+    "Lifecycle",
+    "Transition",
+    "TransitionContext",
+    "default_lifecycle",
+    "default_spec",
+]
+
+#: The event type of every transition.
+TRANSITIONED: Final = "order.transitioned"
+#: The event type recorded when a guard blocks a transition that names an ``alert``.
+BLOCKED: Final = "order.transition_blocked"
+#: The default lifecycle's file, shipped in the package.
+DEFAULT_LIFECYCLE: Final = Path(__file__).with_name("default.yaml")
+
+#: Keys of a transition event's ``data`` that the engine writes itself.
+_OWN_DATA: Final = frozenset({"trigger", "from_node", "to_node"})
+
+
+@attrs.frozen(kw_only=True)
+class TransitionContext:
+    """What a guard or an effect is told about the transition being made.
+
+    Attributes:
+        trigger: The trigger.
+        from_status: The order's status before.
+        from_node: Its node before (``None``: none).
+        to_status: The status the transition leads to.
+        to_node: The node it leads to.
+        actor: Who makes the change.
+        reason: Why, as given by the caller.
+        data: The caller's data, recorded in the event.
+        facts: What the caller knows about the world outside the order (stock,
+            carrier tracking), for guards to read; not recorded.
+        now: The time of the change (aware UTC).
+    """
+
+    trigger: str
+    from_status: OrderStatus
+    from_node: str | None
+    to_status: OrderStatus
+    to_node: str | None
+    actor: Actor
+    reason: str | None
+    data: Mapping[str, Any]
+    facts: Mapping[str, Any]
+    now: datetime
+
+
+#: A guard: ``True`` lets the transition happen; ``False`` (or raising an
+#: ordercore error, whose message is kept) blocks it with GuardFailed.
+Guard: TypeAlias = Callable[[Order, TransitionContext], bool]
+#: An effect: returns the order changed (or ``None`` for no change) after the
+#: status and node are set; it may not change status, node, id or version.
+Effect: TypeAlias = Callable[[Order, TransitionContext], "Order | None"]
+
+
+@attrs.frozen(kw_only=True)
+class Transition:
+    """One transition of one order: the changed order and the event that records it.
+
+    :meth:`Lifecycle.apply` returns it unstored; :meth:`Lifecycle.transition`
+    returns it with the order as stored (version + 1) and the event stamped with
+    that version.
+
+    Attributes:
+        order: The order after the transition.
+        event: The ``order.transitioned`` event to record with it.
+        trigger: The trigger applied.
+        from_status: The status before.
+        from_node: The node before.
+        to_status: The status after.
+        to_node: The node after.
+    """
+
+    order: Order
+    event: OrderEvent
+    trigger: str
+    from_status: OrderStatus
+    from_node: str | None
+    to_status: OrderStatus
+    to_node: str | None
+
+    @property
+    def state(self) -> str:
+        """Where the order is now, as a reference (``"packed.awaiting_outbound"``)."""
+        return _ref(self.to_status.value, self.to_node)
+
+
+@attrs.frozen
+class _Route:
+    spec: TransitionSpec
+    to_status: OrderStatus
+    to_node: str | None
+    guards: tuple[tuple[str, Guard], ...]
+    effects: tuple[tuple[str, Effect], ...]
+
+
+def _ref(status: str, node: str | None) -> str:
+    return status if node is None else f"{status}.{node}"
+
+
+class Lifecycle:
+    """A lifecycle spec made executable: guards, effects, and transitions of orders.
+
+    One instance serves every order (see the module docstring for the pattern);
+    it is safe to share between threads.
+
+    Args:
+        spec: The spec (see :func:`~ordercore.lifecycle.load_lifecycle`), or a path,
+            YAML/JSON text or dict to load one from.
+        guards: Guards by name, added to (and overriding) :data:`BUILTIN_GUARDS`.
+        effects: Effects by name, added to (and overriding) :data:`BUILTIN_EFFECTS`.
+
+    Raises:
+        LifecycleSpecError: the spec is not valid, or names a guard or effect that
+            is not registered.
+
+    Example:
+        >>> from ordercore.lifecycle import default_lifecycle
+        >>> from ordercore.schema import Actor
+        >>> from ordercore.testing import OrderFactory
+        >>> lifecycle = default_lifecycle()
+        >>> order = OrderFactory(seed=1).order(status="paid")
+        >>> lifecycle.can(order, "allocate"), lifecycle.can(order, "deliver")
+        (True, False)
+        >>> done = lifecycle.apply(order, "allocate", actor=Actor(kind="rule", id="route-1"))
+        >>> done.order.status.value, done.event.type, done.event.data["trigger"]
+        ('allocated', 'order.transitioned', 'allocate')
+    """
+
+    def __init__(
+        self,
+        spec: LifecycleSpec | Mapping[str, Any] | str | Path,
+        *,
+        guards: Mapping[str, Guard] | None = None,
+        effects: Mapping[str, Effect] | None = None,
+    ) -> None:
+        if not isinstance(spec, LifecycleSpec):
+            spec = load_lifecycle(spec)
+        self.spec = spec
+        self.guards: Mapping[str, Guard] = {**BUILTIN_GUARDS, **(guards or {})}
+        self.effects: Mapping[str, Effect] = {**BUILTIN_EFFECTS, **(effects or {})}
+        spec.check_names(guards=self.guards, effects=self.effects)
+        table = list(expand_transitions(spec))
+        try:
+            self.machine = Machine(
+                model=None,
+                states=spec.state_refs(),
+                transitions=[
+                    {"trigger": trigger, "source": source, "dest": transition.dest}
+                    for source, trigger, transition in table
+                ],
+                initial=None,
+                auto_transitions=False,
+                send_event=True,
+            )
+        except (MachineError, ValueError) as exc:  # the spec's checks should prevent this
+            raise spec.error(f"the state machine cannot be built: {exc}", field=None) from None
+        chosen = {(source, trigger): transition for source, trigger, transition in table}
+        self._routes: dict[tuple[str, str], _Route] = {}
+        for trigger, event in self.machine.events.items():
+            for source, moves in event.transitions.items():
+                to_status, to_node = split_ref(moves[0].dest or source)
+                transition = chosen[(source, trigger)]
+                self._routes[(source, trigger)] = _Route(
+                    transition,
+                    OrderStatus(to_status),
+                    to_node,
+                    tuple((name, self.guards[name]) for name in transition.guards),
+                    tuple((name, self.effects[name]) for name in transition.effects),
+                )
+        self._nodes = {status.value: set(state.nodes) for status, state in spec.states.items()}
+
+    def __repr__(self) -> str:
+        return f"<Lifecycle {self.spec.name} v{self.spec.version}>"
+
+    # -- reading ------------------------------------------------------------------------
+
+    def state_of(self, order: Order) -> str:
+        """The order's state as this lifecycle sees it (``"packed.awaiting_outbound"``).
+
+        A node the lifecycle does not know counts as the status alone.
+        """
+        status = order.status.value
+        node = order.node
+        if node is not None and node in self._nodes.get(status, ()):
+            return f"{status}.{node}"
+        return status
+
+    def triggers(self, order: Order) -> list[str]:
+        """The triggers the lifecycle has from the order's state, sorted (guards not asked)."""
+        state = self.state_of(order)
+        return sorted(trigger for source, trigger in self._routes if source == state)
+
+    def can(
+        self,
+        order: Order,
+        trigger: str,
+        *,
+        actor: Actor | None = None,
+        reason: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Whether ``trigger`` applies to the order now and every guard passes.
+
+        Guards see ``actor`` (the system when not given), ``reason``, ``data`` and ``facts``.
+        """
+        try:
+            self.apply(
+                order,
+                trigger,
+                actor=actor or Actor.system(),
+                reason=reason,
+                data=data,
+                facts=facts,
+                run_effects=False,
+            )
+        except InvalidTransition:
+            return False
+        return True
+
+    # -- applying -----------------------------------------------------------------------
+
+    def _route(self, order: Order, trigger: str) -> tuple[str, _Route]:
+        state = self.state_of(order)
+        route = self._routes.get((state, trigger))
+        if route is not None:
+            return state, route
+        if order.status not in self.spec.states:
+            message = (
+                f"order {order.id} is {order.status.value!r}, a state lifecycle "
+                f"{self.spec.name!r} does not have"
+            )
+        elif trigger not in self.machine.events:
+            message = f"unknown trigger {safe_repr(trigger)} in lifecycle {self.spec.name!r}"
+        else:
+            available = ", ".join(self.triggers(order)) or "none"
+            message = (
+                f"order {order.id} in state {state!r} has no transition {trigger!r} "
+                f"(available: {available})"
+            )
+        shown = trigger if trigger in self.machine.events else redact(str(trigger))
+        raise InvalidTransition(message, order_id=order.id, state=state, trigger=shown)
+
+    def apply(
+        self,
+        order: Order,
+        trigger: str,
+        *,
+        actor: Actor,
+        reason: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        facts: Mapping[str, Any] | None = None,
+        run_effects: bool = True,
+    ) -> Transition:
+        """Apply ``trigger`` to ``order``, without storing anything.
+
+        Args:
+            order: The order as read.
+            trigger: The trigger.
+            actor: Who makes the change (a person, a rule, a connector, the system).
+            reason: Why, recorded in the event.
+            data: More to record in the event's data (JSON values; not the keys
+                ``trigger``, ``from_node``, ``to_node``, which the engine writes).
+            now: The time of the change (aware; default now).
+            facts: What guards may read beyond the order (``{"stock_locked": True}``).
+            run_effects: ``False`` checks routes and guards only (as :meth:`can` does).
+
+        Returns:
+            The changed order (same version: a store bumps it) and its event.
+
+        Raises:
+            InvalidTransition: the trigger is unknown, or has no transition from the
+                order's state.
+            GuardFailed: a guard refused; ``guard`` names it.
+            ConfigurationError: ``now`` is naive, ``data`` uses an engine key, or an
+                effect changed what it may not.
+        """
+        state, route = self._route(order, trigger)
+        moment = now or utc_now()
+        if moment.tzinfo is None:
+            raise ConfigurationError("a transition's time must be a timezone-aware datetime")
+        extra = dict(data or {})
+        clash = _OWN_DATA.intersection(extra)
+        if clash:
+            raise ConfigurationError(
+                f"transition data may not set {', '.join(sorted(clash))}: the engine records them"
+            )
+        context = TransitionContext(
+            trigger=trigger,
+            from_status=order.status,
+            from_node=order.node,
+            to_status=route.to_status,
+            to_node=route.to_node,
+            actor=actor,
+            reason=reason,
+            data=extra,
+            facts=facts or {},
+            now=moment,
+        )
+        for name, guard in route.guards:
+            try:
+                passed = guard(order, context)
+            except GuardFailed:
+                raise
+            except OrderCoreError as exc:
+                raise self._guard_failed(order, state, trigger, name, exc.message) from exc
+            if not passed:
+                raise self._guard_failed(order, state, trigger, name, None)
+        changed = order.model_copy(update={"status": route.to_status, "node": route.to_node})
+        if run_effects:
+            for name, effect in route.effects:
+                result = effect(changed, context)
+                if result is not None:
+                    _check_effect(name, changed, result)
+                    changed = result
+        event = OrderEvent(
+            order_id=order.id,
+            type=TRANSITIONED,
+            at=moment,
+            actor=actor,
+            from_status=order.status,
+            to_status=route.to_status,
+            reason=reason,
+            data={
+                **extra,
+                "trigger": trigger,
+                "from_node": order.node,
+                "to_node": route.to_node,
+            },
+        )
+        return Transition(
+            order=changed,
+            event=event,
+            trigger=trigger,
+            from_status=order.status,
+            from_node=order.node,
+            to_status=route.to_status,
+            to_node=route.to_node,
+        )
+
+    def _guard_failed(
+        self, order: Order, state: str, trigger: str, guard: str, detail: str | None
+    ) -> GuardFailed:
+        why = f": {detail}" if detail else ""
+        return GuardFailed(
+            f"guard {guard!r} blocked {trigger!r} for order {order.id} in state {state!r}{why}",
+            order_id=order.id,
+            state=state,
+            trigger=trigger,
+            guard=guard,
+        )
+
+    def _alert(self, store: OrderStore, order: Order, failure: GuardFailed, actor: Actor) -> None:
+        state, route = self._route(order, failure.trigger)
+        if route.spec.alert is None:
+            return
+        status, node = split_ref(state)
+        event = OrderEvent(
+            order_id=order.id,
+            type=BLOCKED,
+            actor=actor,
+            from_status=OrderStatus(status),
+            reason=failure.message,
+            data={
+                "trigger": failure.trigger,
+                "guard": failure.guard,
+                "node": node,
+                "notify": route.spec.alert,
+            },
+        )
+        store.append_events(order.id, [event])
+
+    def _applied(
+        self,
+        store: OrderStore,
+        order: Order,
+        trigger: str,
+        actor: Actor,
+        reason: str | None,
+        data: Mapping[str, Any] | None,
+        now: datetime | None,
+        facts: Mapping[str, Any] | None,
+    ) -> Transition:
+        try:
+            return self.apply(
+                order, trigger, actor=actor, reason=reason, data=data, now=now, facts=facts
+            )
+        except GuardFailed as failure:
+            self._alert(store, order, failure, actor)
+            raise
+
+    @staticmethod
+    def _write(store: OrderStore, done: Transition, actor: Actor) -> Transition:
+        stored = store.update(done.order, events=[done.event], actor=actor)
+        event = done.event.model_copy(update={"order_version": stored.version})
+        return attrs.evolve(done, order=stored, event=event)
+
+    def transition(
+        self,
+        store: OrderStore,
+        order: Order,
+        trigger: str,
+        *,
+        actor: Actor,
+        reason: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> Transition:
+        """Apply ``trigger`` and store the result: the order, its event and one outbox message.
+
+        The write is one ``store.update`` (one transaction) based on
+        ``order.version``: if someone changed the order since it was read, nothing
+        is written. When a guard blocks a transition that names an ``alert``, an
+        ``order.transition_blocked`` event naming who to alert is recorded first
+        (the order itself is unchanged).
+
+        Returns:
+            The transition, with the order as stored and the event stamped with its version.
+
+        Raises:
+            InvalidTransition: as for :meth:`apply`.
+            GuardFailed: as for :meth:`apply`.
+            VersionConflict: the stored order is not at ``order.version``.
+            OrderNotFound: the order is not stored.
+        """
+        done = self._applied(store, order, trigger, actor, reason, data, now, facts)
+        return self._write(store, done, actor)
+
+    def transition_many(
+        self,
+        store: OrderStore,
+        items: Iterable[tuple[Order, str]],
+        *,
+        actor: Actor,
+        reason: str | None = None,
+        data: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        facts: Mapping[str, Any] | None = None,
+    ) -> list[Transition]:
+        """Apply a trigger to each of many orders (a B2B pool released together) and store them.
+
+        Every transition is applied (routes, guards, effects) before anything is
+        written, so an invalid transition or a failed guard anywhere writes
+        nothing. The writes are then one ``store.update`` per order: each order
+        with its event and outbox message is atomic, the batch as a whole is not
+        (the store protocol has no multi-order update yet); a ``VersionConflict``
+        on one order leaves the orders before it written and those after it not.
+
+        Args:
+            store: Where the orders are stored.
+            items: ``(order, trigger)`` pairs; an order may appear once.
+            actor: Who makes the changes.
+            reason: Why, recorded in every event.
+            data: More to record in every event.
+            now: The time of the changes (aware; default now).
+            facts: What guards may read beyond the orders.
+
+        Returns:
+            The transitions, in the order given, as stored.
+
+        Raises:
+            ConfigurationError: an order appears twice.
+            InvalidTransition: a trigger does not apply to its order (nothing written).
+            GuardFailed: a guard refused (nothing written).
+            VersionConflict: an order was changed since it was read.
+        """
+        batch = list(items)
+        seen: set[str] = set()
+        for order, _ in batch:
+            if order.id in seen:
+                raise ConfigurationError(
+                    f"order {order.id} appears twice in one transition_many() batch"
+                )
+            seen.add(order.id)
+        moment = now or utc_now()
+        applied = [
+            self._applied(store, order, trigger, actor, reason, data, moment, facts)
+            for order, trigger in batch
+        ]
+        return [self._write(store, done, actor) for done in applied]
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def to_mermaid(self) -> str:
+        """The lifecycle as a Mermaid ``stateDiagram-v2`` (see :func:`spec_to_mermaid`)."""
+        from ordercore.lifecycle._diagram import spec_to_mermaid
+
+        return spec_to_mermaid(self.spec)
+
+
+def _check_effect(name: str, before: Order, after: Order) -> None:
+    if not isinstance(after, Order):
+        raise ConfigurationError(
+            f"effect {name!r} returned {type(after).__name__}, not an Order or None"
+        )
+    for field in ("id", "version", "status", "node"):
+        if getattr(after, field) != getattr(before, field):
+            raise ConfigurationError(
+                f"effect {name!r} changed the order's {field}; only transitions may do that"
+            )
+
+
+# -- built-in guards (D9 and the default lifecycle) -----------------------------------------
+
+#: Channel words for a parcel the carrier has already collected (``Shipment.status``).
+PICKED_UP_WORDS: Final = frozenset(
+    {"picked_up", "collected", "in_transit", "delivering", "delivered", "signed"}
+)
+
+
+def _fact(context: TransitionContext, name: str) -> bool | None:
+    value = context.facts.get(name)
+    return None if value is None else bool(value)
+
+
+def stock_locked(order: Order, context: TransitionContext) -> bool:
+    """Stock for the order is locked: the fact ``stock_locked``, else the order attribute."""
+    fact = _fact(context, "stock_locked")
+    return fact if fact is not None else order.attribute("stock_locked") is True
+
+
+def parcel_not_picked_up(order: Order, context: TransitionContext) -> bool:
+    """No parcel has been collected by the carrier yet.
+
+    The fact ``parcel_picked_up`` decides when given; otherwise a shipment with a
+    ``shipped_at`` time or a status in :data:`PICKED_UP_WORDS` counts as picked up.
+    """
+    fact = _fact(context, "parcel_picked_up")
+    if fact is not None:
+        return not fact
+    return not any(
+        shipment.shipped_at is not None
+        or (shipment.status or "").strip().lower() in PICKED_UP_WORDS
+        for shipment in order.shipments
+    )
+
+
+#: Nodes at which an order is being made to order.
+CUSTOM_NODES: Final = frozenset({"custom_made", "engraving"})
+
+
+def not_custom_made(order: Order, context: TransitionContext) -> bool:
+    """No line is made to order.
+
+    A line is when its attribute ``custom_made`` is true or it has an ``engraving``
+    attribute; the order is when it is at a ``custom_made`` or ``engraving`` node
+    (or the fact ``custom_made`` says so).
+    """
+    fact = _fact(context, "custom_made")
+    if fact is not None:
+        return not fact
+    if context.from_node in CUSTOM_NODES:
+        return False
+    for line in order.lines:
+        made = line.attributes.get("custom_made")
+        if (made is not None and made.value is True) or "engraving" in line.attributes:
+            return False
+    return True
+
+
+def person_actor(order: Order, context: TransitionContext) -> bool:
+    """The change is made by a person (a forced approval must name who)."""
+    return context.actor.kind is ActorKind.PERSON
+
+
+def reason_given(order: Order, context: TransitionContext) -> bool:
+    """The caller gave a reason."""
+    return bool(context.reason and context.reason.strip())
+
+
+def presale_order(order: Order, context: TransitionContext) -> bool:
+    """The order is a presale order (it has ``presale`` data)."""
+    return order.presale is not None
+
+
+def b2b_pooled(order: Order, context: TransitionContext) -> bool:
+    """The order is a B2B purchase order that belongs to a pool."""
+    return order.b2b is not None and bool(order.b2b.pool_id)
+
+
+def pool_released(order: Order, context: TransitionContext) -> bool:
+    """The order is not waiting for its pool (``awaiting_pool``): release the pool instead."""
+    return context.from_node != "awaiting_pool"
+
+
+def production_done(order: Order, context: TransitionContext) -> bool:
+    """The order is not being made to order or engraved any more."""
+    return context.from_node not in CUSTOM_NODES
+
+
+def fully_shipped(order: Order, context: TransitionContext) -> bool:
+    """Nothing of the order is still waiting to be shipped (not ``partially_shipped``)."""
+    return context.from_node != "partially_shipped"
+
+
+#: The guards every lifecycle knows by name.
+BUILTIN_GUARDS: Final[Mapping[str, Guard]] = {
+    "b2b_pooled": b2b_pooled,
+    "fully_shipped": fully_shipped,
+    "not_custom_made": not_custom_made,
+    "parcel_not_picked_up": parcel_not_picked_up,
+    "person_actor": person_actor,
+    "pool_released": pool_released,
+    "presale_order": presale_order,
+    "production_done": production_done,
+    "reason_given": reason_given,
+    "stock_locked": stock_locked,
+}
+
+
+# -- built-in effects ------------------------------------------------------------------------
+
+
+def _stamp(field: str) -> Effect:
+    def effect(order: Order, context: TransitionContext) -> Order | None:
+        if getattr(order, field) is not None:
+            return None
+        moment = ChannelTime.from_datetime(context.now, zone="UTC")
+        return order.model_copy(update={field: moment})
+
+    effect.__name__ = f"stamp_{field}"
+    effect.__doc__ = f"Set ``{field}`` to the transition's time unless the channel set it."
+    return effect
+
+
+def mark_deposit_paid(order: Order, context: TransitionContext) -> Order | None:
+    """Move a presale order's phase to ``deposit_paid`` and stamp ``deposit_paid_at``."""
+    if order.presale is None:
+        return None
+    presale = order.presale.model_copy(
+        update={
+            "phase": PresalePhase.DEPOSIT_PAID,
+            "deposit_paid_at": order.presale.deposit_paid_at
+            or ChannelTime.from_datetime(context.now, zone="UTC"),
+        }
+    )
+    return order.model_copy(update={"presale": presale})
+
+
+def mark_balance_paid(order: Order, context: TransitionContext) -> Order | None:
+    """Move a presale order's phase to ``balance_paid`` and stamp ``balance_paid_at``.
+
+    The order's ``promised_ship_by`` is taken from the presale's when not set, so
+    the ``balance_paid`` node's SLA can track it (D10).
+    """
+    if order.presale is None:
+        return None
+    presale = order.presale.model_copy(
+        update={
+            "phase": PresalePhase.BALANCE_PAID,
+            "balance_paid_at": order.presale.balance_paid_at
+            or ChannelTime.from_datetime(context.now, zone="UTC"),
+        }
+    )
+    promised = order.promised_ship_by or presale.promised_ship_by
+    return order.model_copy(update={"presale": presale, "promised_ship_by": promised})
+
+
+#: The effects every lifecycle knows by name.
+BUILTIN_EFFECTS: Final[Mapping[str, Effect]] = {
+    "mark_balance_paid": mark_balance_paid,
+    "mark_deposit_paid": mark_deposit_paid,
+    "stamp_cancelled_at": _stamp("cancelled_at"),
+    "stamp_completed_at": _stamp("completed_at"),
+    "stamp_delivered_at": _stamp("delivered_at"),
+    "stamp_paid_at": _stamp("paid_at"),
+    "stamp_shipped_at": _stamp("shipped_at"),
+}
+
+
+@functools.cache
+def default_spec() -> LifecycleSpec:
+    """The default lifecycle spec (``default.yaml`` in the package), loaded once.
+
+    Raises:
+        LifecycleSpecError: the packaged file is damaged.
+    """
+    return load_lifecycle(DEFAULT_LIFECYCLE, guards=BUILTIN_GUARDS, effects=BUILTIN_EFFECTS)
+
+
+@functools.cache
+def default_lifecycle() -> Lifecycle:
+    """The default lifecycle (D7-D12) with the built-in guards and effects, built once."""
+    return Lifecycle(default_spec())
