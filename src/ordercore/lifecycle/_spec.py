@@ -389,6 +389,15 @@ class LifecycleSpec(_SpecModel):
                         field=f"states.{status.value}.nodes.{node}",
                     )
 
+    def __eq__(self, other: object) -> bool:
+        # Equal content is an equal spec, wherever it was loaded from.
+        if not isinstance(other, LifecycleSpec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.version, len(self.transitions)))
+
     # -- reading -----------------------------------------------------------------------
 
     @property
@@ -634,6 +643,9 @@ def _from_validation(
             if kind == "string_pattern_mismatch":
                 message = _pattern_help(loc)
         problems.append((field, message))
+    # A misspelt key shows as the key it should be missing plus the unknown one: name
+    # the unknown key first, it is what the author typed.
+    problems.sort(key=lambda problem: not problem[1].startswith("is not a field"))
     field, message = problems[0]
     if len(problems) > 1:
         message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
