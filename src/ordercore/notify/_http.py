@@ -169,11 +169,12 @@ def split_robot_url(
     """
     if not isinstance(url, str):
         raise ConfigurationError(f"a {scheme} URL must be a string, got {type(url).__name__}")
+    # The registry chose this notifier by the scheme (or an alias of it); only the part
+    # after '+', the webhook's own scheme, is read here.
     given, sep, rest = url.partition("://")
-    given = given.lower()
-    if not sep or given.partition("+")[0] != scheme:
+    if not sep:
         raise ConfigurationError(f"a {scheme} URL starts with {scheme}:// or {scheme}+https://")
-    _, plus, transport = given.partition("+")
+    _, plus, transport = given.lower().partition("+")
     parts = urlsplit(f"https://{rest}")
     if parts.fragment:
         raise ConfigurationError(f"a {scheme} URL has no #fragment")

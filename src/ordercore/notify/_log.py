@@ -60,7 +60,7 @@ class LogNotifier:
         parts = urlsplit(url) if isinstance(url, str) else None
         if (
             parts is None
-            or parts.scheme.lower() != "log"
+            or "+" in parts.scheme
             or parts.netloc
             or parts.path not in {"", "/"}
             or parts.fragment
