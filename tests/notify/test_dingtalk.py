@@ -9,6 +9,7 @@ import re
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from notify.robot_server import (
@@ -193,6 +194,29 @@ class TestRateLimit:
         assert len(robot.received) == FAST.attempts
 
 
+class TestLifetime:
+    def test_a_closed_notifier_refuses_to_send(self, robot: RobotServer) -> None:
+        """After close(), notify() raises NotifyError and sends nothing."""
+        notifier = _open(robot)
+        notifier.close()
+        notifier.close()  # closing twice is harmless
+        with pytest.raises(NotifyError, match="closed"):
+            notifier.notify(STUCK)
+        assert robot.received == []
+
+    def test_a_transport_passed_in_is_not_closed(self, robot: RobotServer) -> None:
+        """Closing the notifier leaves the caller's transport open for another one."""
+        transport = httpx.HTTPTransport()
+        try:
+            with _dingtalk(robot.dingtalk_url(), transport=transport) as first:
+                first.notify(STUCK)
+            with _dingtalk(robot.dingtalk_url(), transport=transport) as second:
+                second.notify(STUCK)
+        finally:
+            transport.close()
+        assert len(robot.received) == 2
+
+
 class TestURLs:
     def test_the_plain_scheme_targets_dingtalk(self) -> None:
         """dingtalk://?access_token=... posts to oapi.dingtalk.com/robot/send."""
@@ -217,6 +241,7 @@ class TestURLs:
             ("dingtalk://host/path?access_token=T-s3nt1nel", "dingtalk+https://host/path"),
             ("dingtalk+ftp://host/robot/send?access_token=T-s3nt1nel", "http or https"),
             ("dingtalk://?access_token=T-s3nt1nel&msgtype=card", "'markdown' or 'text'"),
+            ("dingtalk://?access_token=T-s3nt1nel&secret=", "secret must be a non-empty"),
         ],
     )
     def test_malformed_urls_are_configuration_errors_without_the_token(

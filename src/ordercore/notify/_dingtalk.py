@@ -138,8 +138,6 @@ class DingTalkNotifier(WebhookNotifier):
             url, scheme="dingtalk", default_endpoint=DINGTALK_ENDPOINT, known=_URL_PARAMETERS
         )
         settings: dict[str, Any] = {"endpoint": endpoint, **query, **options}
-        if not settings.get("secret"):
-            settings.pop("secret", None)
         access_token = settings.pop("access_token", None)
         if not access_token:
             raise ConfigurationError(
