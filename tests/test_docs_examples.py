@@ -243,9 +243,9 @@ def check_plugin_registry(run: Run) -> None:
         ("sqlite", "ordercore.storage._sqlite:SQLiteStore", "ordercore-oms"),
     ]
     assert run.value('plugins.load("ordercore.storage", "sqlite")') is SQLiteStore
-    assert "test-pager" not in [i.name for i in plugins.registered("ordercore.notifiers")]
+    assert "test-scorer" not in [i.name for i in plugins.registered("ordercore.scorers")]
     with pytest.raises(PluginNotFound):
-        plugins.load("ordercore.notifiers", "test-pager")
+        plugins.load("ordercore.scorers", "test-scorer")
     assert run.stdout == ""
 
 

@@ -43,9 +43,20 @@ PUBLIC: dict[str, list[str]] = {
         "TimeParseError", "VersionConflict", "all_error_classes",
     ],
     "ordercore.ids": ["id_time_ms", "is_valid_id", "new_id"],
+    "ordercore.lifecycle": [
+        "BLOCKED", "BUILTIN_EFFECTS", "BUILTIN_GUARDS", "DEFAULT_LIFECYCLE", "Effect",
+        "EscalationStep", "Guard", "Lifecycle", "LifecycleExtension", "LifecycleSpec", "NodeSpec",
+        "SLA", "StateExtension", "StateSpec", "TRANSITIONED", "Transition", "TransitionContext",
+        "TransitionSpec", "default_lifecycle", "default_spec", "format_duration", "load_lifecycle",
+        "parse_duration", "spec_to_mermaid",
+    ],
     "ordercore.money": [
         "DEFAULT_CURRENCY", "Money", "allocate", "minor_digits", "parse_fen", "parse_yuan",
         "sum_money",
+    ],
+    "ordercore.notify": [
+        "DingTalkNotifier", "LEVELS", "Level", "LogNotifier", "Notification", "Notifier",
+        "RetryPolicy", "WeComNotifier", "dingtalk_signature", "open_notifier",
     ],
     "ordercore.pii": [
         "AddressText", "EmailAddress", "PersonName", "PhoneNumber", "Sensitive", "is_email_address",

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from ordercore.notify._wecom import WeComNotifier
 
 __all__ = [
-    "LEVELS",
     "DingTalkNotifier",
+    "LEVELS",
     "Level",
     "LogNotifier",
     "Notification",
