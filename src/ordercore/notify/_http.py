@@ -8,6 +8,7 @@ import logging
 import math
 import random
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, NoReturn
@@ -249,7 +250,7 @@ def cut_utf8(text: str, limit: int) -> str:
     return encoded[:room].decode("utf-8", errors="ignore") + ellipsis
 
 
-class WebhookNotifier:
+class WebhookNotifier(ABC):
     """The shared part of the robot notifiers: one JSON POST, retried within a budget.
 
     Subclasses set :attr:`name`, :attr:`retry_errcodes` and :attr:`hints`, and
@@ -299,13 +300,13 @@ class WebhookNotifier:
         """The retry policy in force."""
         return self._retry
 
+    @abstractmethod
     def body(self, message: Notification) -> dict[str, Any]:
         """The JSON body posted for ``message``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def request_url(self) -> str:
         """The URL of one attempt, credentials included (never logged)."""
-        raise NotImplementedError
 
     def notify(self, message: Notification) -> None:
         """Post ``message`` to the robot, retrying as the :class:`RetryPolicy` says.
