@@ -21,11 +21,12 @@ class ActorKind(StrEnum):
     PERSON = "person"
     RULE = "rule"
     CONNECTOR = "connector"
+    TIMER = "timer"
     SYSTEM = "system"
 
 
 class Actor(CanonicalModel):
-    """Who made a change: a person (staff id), a rule (rule id), a connector or the system."""
+    """Who made a change: a person (staff id), a rule (rule id), a connector, a timer or the system."""
 
     kind: ActorKind
     id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
