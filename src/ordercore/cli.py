@@ -4,6 +4,9 @@
 
     ordercore demo [--orders N] [--db PATH] [--seed N] [--quiet]
     ordercore schema [--model Order|OrderEvent] [--output FILE]
+    ordercore lifecycle show [FILE] [--extend EXT_FILE] [--json]
+    ordercore lifecycle validate FILE [--extend EXT_FILE]
+    ordercore lifecycle diagram [FILE] [--extend EXT_FILE] [--output PATH]
     ordercore plugins
     ordercore version
 
@@ -20,15 +23,18 @@ import platform
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, TextIO
 
 from ordercore import plugins
 from ordercore._version import __version__
 from ordercore.errors import ConfigurationError, OrderCoreError
+
+if TYPE_CHECKING:
+    from ordercore.lifecycle import SLA, LifecycleSpec
 
 __all__ = ["main"]
 
@@ -174,6 +180,182 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return _EXIT_OK
 
 
+# -- lifecycle ----------------------------------------------------------------------------
+
+#: The widest a description gets in ``lifecycle show``'s table (``--json`` has it whole).
+_DESCRIPTION_WIDTH: Final = 60
+
+
+def _load_spec(args: argparse.Namespace) -> LifecycleSpec:
+    """The spec a ``lifecycle`` command works on: FILE (or the default), then each --extend.
+
+    Every guard and effect the result names must be built in or given with
+    ``--guard`` / ``--effect``.
+
+    Raises:
+        LifecycleSpecError: a file is missing or not valid, or the result is not.
+    """
+    from ordercore.lifecycle import BUILTIN_EFFECTS, BUILTIN_GUARDS, default_spec, load_lifecycle
+
+    spec = default_spec() if args.file is None else load_lifecycle(args.file)
+    for extension in args.extend:
+        spec = spec.extend(Path(extension))
+    spec.check_names(
+        guards=[*BUILTIN_GUARDS, *args.guard], effects=[*BUILTIN_EFFECTS, *args.effect]
+    )
+    return spec
+
+
+def _plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A left-aligned text table: a header line, a rule, then each row.
+
+    A cell holding line breaks spreads its row over as many lines.
+    """
+    split = [[cell.split("\n") for cell in row] for row in rows]
+    widths = [
+        max([len(header), *(len(part) for row in split for part in row[index])])
+        for index, header in enumerate(headers)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        return f"  {'  '.join(padded)}".rstrip()
+
+    lines = [line(headers), line(["-" * width for width in widths])]
+    for row in split:
+        height = max(len(cell) for cell in row)
+        for index in range(height):
+            lines.append(line([cell[index] if index < len(cell) else "" for cell in row]))
+    return lines
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _shortened(text: str, width: int = _DESCRIPTION_WIDTH) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+
+
+def _sla_cells(sla: SLA) -> tuple[str, str, str]:
+    from ordercore.lifecycle import format_duration
+
+    limit = format_duration(sla.limit) if sla.limit is not None else f"deadline {sla.deadline}"
+    steps = "\n".join(
+        f"+{format_duration(step.after)} -> {step.notify} (level {step.level})"
+        for step in sla.escalation
+    )
+    return limit, sla.owner, steps or "-"
+
+
+def _describe_spec(spec: LifecycleSpec) -> str:
+    """``lifecycle show``'s text: the spec's states, nodes, SLAs and transitions as tables."""
+    from ordercore.lifecycle._spec import expand_transitions
+
+    nodes = sum(len(state.nodes) for state in spec.states.values())
+    lines = [f"lifecycle {spec.name} v{spec.version} ({spec.source})"]
+    if spec.description:
+        lines.append(textwrap.fill(" ".join(spec.description.split()), width=79))
+    lines += ["", f"initial: {', '.join(spec.initial)}", ""]
+
+    state_rows = []
+    sla_rows = []
+    for status, state in spec.states.items():
+        entries = [(status.value, state.description, state.sla)]
+        entries += [
+            (f"{status.value}.{name}", node.description, node.sla)
+            for name, node in state.nodes.items()
+        ]
+        for ref, description, sla in entries:
+            shown = ref if "." not in ref else f"  .{ref.partition('.')[2]}"
+            state_rows.append((shown, _shortened(description) or "-"))
+            if sla is not None:
+                sla_rows.append((ref, *_sla_cells(sla)))
+    lines.append(f"states ({len(spec.states)}) and nodes ({nodes}):")
+    lines += _plain_table(("state / node", "description"), state_rows)
+
+    lines += ["", f"transitions ({len(spec.transitions)}, triggers {len(spec.triggers)}):"]
+    transition_rows = [
+        (
+            transition.trigger,
+            "\n".join(transition.sources),
+            transition.dest,
+            "\n".join(transition.guards) or "-",
+            "\n".join(transition.effects) or "-",
+            transition.alert or "-",
+        )
+        for transition in spec.transitions
+    ]
+    lines += _plain_table(("trigger", "from", "to", "guards", "effects", "alert"), transition_rows)
+
+    lines += ["", f"SLAs ({len(sla_rows)}; a node's SLA replaces its state's):"]
+    if sla_rows:
+        lines += _plain_table(
+            ("state / node", "limit", "owner", "escalation (after the limit)"), sla_rows
+        )
+    else:
+        lines.append("  (none)")
+    routes = sum(1 for _ in expand_transitions(spec))
+    lines += [
+        "",
+        f"{routes} routes: (state or node, trigger) pairs once status-level transitions "
+        "apply at their nodes",
+    ]
+    return "\n".join(lines)
+
+
+def _cmd_lifecycle_show(args: argparse.Namespace) -> int:
+    import json
+
+    spec = _load_spec(args)
+    if args.json:
+        print(json.dumps(spec.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    else:
+        print(_describe_spec(spec))
+    return _EXIT_OK
+
+
+def _cmd_lifecycle_validate(args: argparse.Namespace) -> int:
+    from ordercore.lifecycle._spec import expand_transitions
+
+    spec = _load_spec(args)
+    nodes = sum(len(state.nodes) for state in spec.states.values())
+    slas = sum(
+        (state.sla is not None) + sum(node.sla is not None for node in state.nodes.values())
+        for state in spec.states.values()
+    )
+    routes = sum(1 for _ in expand_transitions(spec))
+    print(
+        f"{spec.source}: valid lifecycle {spec.name!r} v{spec.version}: "
+        f"{_count(len(spec.states), 'state')}, {_count(nodes, 'node')}, "
+        f"{_count(len(spec.transitions), 'transition')} ({_count(len(spec.triggers), 'trigger')}, "
+        f"{_count(routes, 'route')}), {_count(slas, 'SLA')}"
+    )
+    return _EXIT_OK
+
+
+def _cmd_lifecycle_diagram(args: argparse.Namespace) -> int:
+    from ordercore.lifecycle import spec_to_mermaid
+
+    spec = _load_spec(args)
+    text = spec_to_mermaid(spec)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write the diagram to {args.output}: {exc.strerror or exc}"
+            ) from None
+        print(
+            f"wrote the Mermaid diagram of lifecycle {spec.name!r} to {args.output}",
+            file=sys.stderr,
+        )
+    else:
+        print(text, end="")
+    return _EXIT_OK
+
+
 def _cmd_plugins(args: argparse.Namespace) -> int:
     for group in plugins.GROUPS:
         print(group)
@@ -205,6 +387,103 @@ def _cmd_version(args: argparse.Namespace) -> int:
     else:
         print("plugins: none")
     return _warn_about_clashes(_clashing())
+
+
+def _add_lifecycle(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
+    """The ``lifecycle`` command and its ``show``, ``validate`` and ``diagram`` subcommands."""
+    lifecycle = command(
+        "lifecycle",
+        "show, validate or draw a lifecycle spec",
+        "Show, validate or draw an order lifecycle spec (YAML or JSON), or the default "
+        "lifecycle that ships with ordercore. A spec that is not valid is one error line "
+        "naming the file, the line and the field, and exit status "
+        f"{_EXIT_ERROR}.",
+    )
+    actions = lifecycle.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, summary: str, description: str, *, file_required: bool) -> None:
+        sub = actions.add_parser(
+            name,
+            help=summary,
+            description=_paragraph(
+                f"{description} Guards and effects a transition names must be built in "
+                "or given with --guard / --effect (the ones your application registers)."
+            ),
+            epilog=_exit_status_help(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if file_required:
+            sub.add_argument("file", metavar="FILE", help="the lifecycle spec (.yaml, .yml, .json)")
+        else:
+            sub.add_argument(
+                "file",
+                metavar="FILE",
+                nargs="?",
+                default=None,
+                help="the lifecycle spec (.yaml, .yml, .json); default: the default lifecycle",
+            )
+        sub.add_argument(
+            "--extend",
+            action="append",
+            default=[],
+            metavar="EXT_FILE",
+            help="apply this lifecycle extension to the spec (repeat to apply several, in order)",
+        )
+        sub.add_argument(
+            "--guard",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="a guard your application registers (repeatable)",
+        )
+        sub.add_argument(
+            "--effect",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="an effect your application registers (repeatable)",
+        )
+        if name == "show":
+            sub.add_argument(
+                "--json",
+                action="store_true",
+                help="print the spec as JSON (every field; loadable again)",
+            )
+            sub.set_defaults(run=_cmd_lifecycle_show)
+        elif name == "validate":
+            sub.set_defaults(run=_cmd_lifecycle_validate)
+        else:
+            sub.add_argument(
+                "--output",
+                "-o",
+                metavar="PATH",
+                help="write the diagram to this file instead of standard output",
+            )
+            sub.set_defaults(run=_cmd_lifecycle_diagram)
+
+    action(
+        "show",
+        "print the states, nodes, transitions and SLAs as tables",
+        "Print the lifecycle's states and nodes, its transitions with their guards, effects "
+        "and alerts, and its SLAs with owners and escalation, as tables (--json: as JSON).",
+        file_required=False,
+    )
+    action(
+        "validate",
+        "check a lifecycle spec; one line either way",
+        "Check a lifecycle spec: fields, states each transition names, duplicate triggers, "
+        "reachability, and that every guard and effect is known. Prints a one-line summary "
+        f"and exits {_EXIT_OK} when it is valid; otherwise prints the error (file, line, field) "
+        f"and exits {_EXIT_ERROR}.",
+        file_required=True,
+    )
+    action(
+        "diagram",
+        "print the lifecycle as a Mermaid state diagram",
+        "Print the lifecycle as a Mermaid stateDiagram-v2 (the same text for the same spec), "
+        "or write it to --output.",
+        file_required=False,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -266,6 +545,8 @@ def _parser() -> argparse.ArgumentParser:
         "--output", "-o", metavar="FILE", help="write to this file instead of standard output"
     )
     schema.set_defaults(run=_cmd_schema)
+
+    _add_lifecycle(command)
 
     clash_note = (
         f"Exits with status {_EXIT_CLASH} (after printing the report) when the unrelated PyPI "
