@@ -327,6 +327,7 @@ class TestForeignFiles:
             "ordercore_outbox",
             "ordercore_idempotency",
             "ordercore_migrations",
+            "ordercore_timers",
         }
         with pytest.raises(ForeignDatabase):
             open_store(f"sqlite:///{path}")

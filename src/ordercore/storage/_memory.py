@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -14,11 +14,15 @@ import attrs
 from ordercore.errors import (
     StoreURLError,
 )
+from ordercore.ids import new_id
 from ordercore.schema import Actor, Order, OrderEvent
 from ordercore.storage._protocol import (
     IdempotencyRecord,
     OrderQuery,
+    OrderUpdate,
     OutboxMessage,
+    Timer,
+    TimerPlan,
     order_fingerprint,
 )
 from ordercore.storage.kit import (
@@ -94,6 +98,7 @@ class MemoryStore(BaseStore):
         self._outbox: list[_Outbox] = []
         self._idempotency: dict[str, IdempotencyRecord] = {}
         self._event_ids: dict[str, int] = {}
+        self._timers: dict[tuple[str, str], Timer] = {}
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryStore:
@@ -268,6 +273,138 @@ class MemoryStore(BaseStore):
             self._apply(change)
             self._remember_write(idempotency_key, fingerprint, change.order)
             return change.order
+
+    def update_many(
+        self, updates: Iterable[OrderUpdate], *, actor: Actor | None = None
+    ) -> list[Order]:
+        self._check_open()
+        batch = self.check_updates(updates)
+        now, _ = self.batch_clock()
+        with self._lock:
+            changes = []
+            claimed: dict[tuple[str, str], str] = {}
+            for update in batch:
+                order = update.order
+                if order.version < 1:
+                    self.update_change(order, (), actor, "", None)  # raises VersionConflict
+                row = self._orders.get(order.id)
+                if row is None:
+                    raise order_not_found(order.id)
+                if row.order.version != order.version:
+                    raise stale_version(order, row.order.version)
+                owner = self._keys.get(order.key) or claimed.get(order.key)
+                if owner is not None and owner != order.id:
+                    raise key_taken(order, owner)
+                claimed[order.key] = order.id
+                current = row.order
+                changes.append(
+                    self.update_change(
+                        order, update.events, actor, current.status.value, current.status_since, now
+                    )
+                )
+            for change in changes:
+                self._apply(change)
+            self._write_timers([u.timers for u in batch if u.timers is not None])
+            return [change.order for change in changes]
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def _write_timers(self, plans: Sequence[TimerPlan]) -> None:
+        for plan in plans:
+            for name in plan.cancel:
+                self._timers.pop((plan.order_id, name), None)
+            for arm in plan.arm:
+                self._timers[(plan.order_id, arm.name)] = Timer(
+                    order_id=plan.order_id, name=arm.name, due_at=arm.due_at, level=arm.level
+                )
+
+    def set_timers(self, plans: Iterable[TimerPlan]) -> None:
+        self._check_open()
+        batch = self.check_timer_plans(plans)
+        with self._lock:
+            self._write_timers(batch)
+
+    def timers(self, order_id: str) -> list[Timer]:
+        self._check_open()
+        with self._lock:
+            found = [timer for key, timer in self._timers.items() if key[0] == order_id]
+        return sorted(found, key=lambda timer: (timer.due_at, timer.name))
+
+    def timer_count(self, *, due_before: datetime | None = None) -> int:
+        self._check_open()
+        with self._lock:
+            if due_before is None:
+                return len(self._timers)
+            return sum(1 for timer in self._timers.values() if timer.due_at < due_before)
+
+    def claim_timers(
+        self, now: datetime, *, limit: int = 100, lease_seconds: float = 60.0
+    ) -> list[Timer]:
+        self._check_open()
+        until = now + timedelta(seconds=lease_seconds)
+        token = new_id()
+        with self._lock:
+            due = sorted(
+                (
+                    timer
+                    for timer in self._timers.values()
+                    if timer.due_at <= now
+                    and (timer.claimed_until is None or timer.claimed_until <= now)
+                ),
+                key=lambda timer: timer.due_at,
+            )[:limit]
+            claimed = []
+            for timer in due:
+                taken = attrs.evolve(
+                    timer, claim=token, claimed_until=until, attempts=timer.attempts + 1
+                )
+                self._timers[(timer.order_id, timer.name)] = taken
+                claimed.append(taken)
+            return claimed
+
+    def _held(self, timer: Timer) -> bool:
+        current = self._timers.get((timer.order_id, timer.name))
+        return current is not None and current.claim == self.check_claimed(timer)
+
+    def finish_timer(
+        self,
+        timer: Timer,
+        *,
+        events: Sequence[OrderEvent] = (),
+        next_due: datetime | None = None,
+        next_level: int | None = None,
+    ) -> bool:
+        self._check_open()
+        key = (timer.order_id, timer.name)
+        with self._lock:
+            if not self._held(timer):
+                return False
+            if events:
+                row = self._orders.get(timer.order_id)
+                if row is None:
+                    del self._timers[key]
+                    return False
+                change = self.events_change(row.order, events)
+                self._events[timer.order_id].extend(change.events_json)
+                self._append(change)
+            if next_due is None:
+                del self._timers[key]
+            else:
+                level = next_level if next_level is not None else timer.level + 1
+                self._timers[key] = Timer(
+                    order_id=timer.order_id, name=timer.name, due_at=next_due, level=level
+                )
+            return True
+
+    def retry_timer(self, timer: Timer, at: datetime) -> bool:
+        self._check_open()
+        with self._lock:
+            if not self._held(timer):
+                return False
+            self._timers[(timer.order_id, timer.name)] = attrs.evolve(
+                timer, claim=None, claimed_until=at
+            )
+            return True
 
     def append_events(self, order_id: str, events: Sequence[OrderEvent]) -> None:
         self._check_open()

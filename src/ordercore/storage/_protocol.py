@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 import attrs
 
 from ordercore.errors import ConfigurationError
+from ordercore.pii import safe_repr
 from ordercore.schema import Actor, AnomalyCode, Order, OrderEvent, OrderStatus
 
 if TYPE_CHECKING:
@@ -20,7 +21,11 @@ __all__ = [
     "IdempotencyRecord",
     "OrderQuery",
     "OrderStore",
+    "OrderUpdate",
     "OutboxMessage",
+    "Timer",
+    "TimerArm",
+    "TimerPlan",
     "order_fingerprint",
 ]
 
@@ -180,6 +185,98 @@ class OutboxMessage:
         return self.aggregate_version
 
 
+def _timer_name(value: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 200:
+        raise ConfigurationError(f"a timer name is 1 to 200 characters, got {safe_repr(value)}")
+    return value
+
+
+def _aware_time(value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ConfigurationError(
+            f"a timer's due time must be a timezone-aware datetime, got {safe_repr(value)}"
+        )
+    return value
+
+
+@attrs.frozen
+class TimerArm:
+    """A timer to arm: fire ``name`` for an order at ``due_at``.
+
+    Arming a name the order already has replaces that timer (its due time, level and
+    attempts start again).
+
+    Attributes:
+        name: The timer's name, unique per order (``"sla:packed.awaiting_outbound"``).
+        due_at: When it is due (aware).
+        level: Its escalation level (1: the first notice at the limit).
+    """
+
+    name: str = attrs.field(converter=_timer_name)
+    due_at: datetime = attrs.field(converter=_aware_time)
+    level: int = 1
+
+
+@attrs.frozen
+class TimerPlan:
+    """Timers to cancel and to arm for one order, written with an order change or alone.
+
+    Cancelling runs first, so a plan may cancel a name and arm it again.
+
+    Attributes:
+        order_id: The order the timers belong to.
+        cancel: Names to cancel (a name the order has no timer for is ignored).
+        arm: Timers to arm.
+    """
+
+    order_id: str
+    cancel: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    arm: tuple[TimerArm, ...] = attrs.field(default=(), converter=tuple)
+
+    @property
+    def empty(self) -> bool:
+        """Whether the plan changes nothing."""
+        return not self.cancel and not self.arm
+
+
+@attrs.frozen(kw_only=True)
+class Timer:
+    """A stored timer, as :meth:`OrderStore.timers` and :meth:`OrderStore.claim_timers` return it.
+
+    Attributes:
+        order_id: The order it belongs to.
+        name: Its name, unique per order.
+        due_at: When it is (or was) due.
+        level: Its escalation level.
+        attempts: How many times it was claimed since it was armed or rescheduled.
+        claim: The claim token while a worker holds it (``None``: free).
+        claimed_until: When the current claim lapses (``None``: not claimed).
+    """
+
+    order_id: str
+    name: str
+    due_at: datetime
+    level: int
+    attempts: int = 0
+    claim: str | None = None
+    claimed_until: datetime | None = None
+
+
+@attrs.frozen
+class OrderUpdate:
+    """One order's part of :meth:`OrderStore.update_many`.
+
+    Attributes:
+        order: The changed order; ``order.version`` is the version it is based on.
+        events: The events to record (an ``order.updated`` event when empty).
+        timers: Timers of the order to cancel and arm in the same transaction.
+    """
+
+    order: Order
+    events: Sequence[OrderEvent] = attrs.field(default=(), converter=tuple)
+    timers: TimerPlan | None = None
+
+
 @attrs.frozen(kw_only=True)
 class IdempotencyRecord:
     """What a store remembers about an idempotency key.
@@ -302,6 +399,81 @@ class OrderStore(Protocol):
             OrderNotFound: no order has that id.
             DuplicateOrder: the change would give it another order's channel reference.
             IdempotencyConflict: ``idempotency_key`` was used for a different change.
+        """
+        ...
+
+    def update_many(
+        self, updates: Iterable[OrderUpdate], *, actor: Actor | None = None
+    ) -> list[Order]:
+        """Apply many updates in one transaction: all of them are written, or none.
+
+        Each update is checked as :meth:`update` checks one (its version, its
+        channel reference) and its timer plan is applied with it.
+
+        Returns:
+            The orders as stored, in the order given.
+
+        Raises:
+            ConfigurationError: an order appears twice in the batch.
+            VersionConflict: an order is not at the version its update is based on.
+            OrderNotFound: an order is not stored.
+            DuplicateOrder: an update would give an order another order's channel reference.
+        """
+        ...
+
+    def set_timers(self, plans: Iterable[TimerPlan]) -> None:
+        """Cancel and arm timers without changing any order, in one transaction.
+
+        The orders are not looked up: a timer of an order that does not exist (or
+        no longer does) is dropped when it is finished.
+        """
+        ...
+
+    def timers(self, order_id: str) -> list[Timer]:
+        """The order's timers, by due time."""
+        ...
+
+    def timer_count(self, *, due_before: datetime | None = None) -> int:
+        """How many timers are armed (due before ``due_before``, when given)."""
+        ...
+
+    def claim_timers(
+        self, now: datetime, *, limit: int = 100, lease_seconds: float = 60.0
+    ) -> list[Timer]:
+        """Claim up to ``limit`` timers due at ``now``, earliest first, for ``lease_seconds``.
+
+        A claimed timer is not handed to another caller until its lease lapses, so
+        several workers (processes, on a server store) may claim at once and each
+        timer is handled by one of them. Finish it with :meth:`finish_timer`, or
+        put it back with :meth:`retry_timer`.
+        """
+        ...
+
+    def finish_timer(
+        self,
+        timer: Timer,
+        *,
+        events: Sequence[OrderEvent] = (),
+        next_due: datetime | None = None,
+        next_level: int | None = None,
+    ) -> bool:
+        """Finish a claimed timer: record ``events`` on its order, then reschedule or delete it.
+
+        With ``next_due`` the timer stays, due again then at ``next_level`` (the next
+        rung of an escalation ladder); without, it is deleted. All in one transaction.
+
+        Returns:
+            ``False`` when nothing was written: the timer was cancelled or re-armed
+            since it was claimed, its claim lapsed and another worker took it, or its
+            order is gone (the timer is then deleted).
+        """
+        ...
+
+    def retry_timer(self, timer: Timer, at: datetime) -> bool:
+        """Give a claimed timer back, to be claimed again from ``at`` (its handling failed).
+
+        Returns:
+            ``False`` when the claim is no longer held (see :meth:`finish_timer`).
         """
         ...
 

@@ -21,11 +21,15 @@ from ordercore.errors import (
     StoreError,
     StoreURLError,
 )
+from ordercore.ids import new_id
 from ordercore.schema import Actor, Order, OrderEvent
 from ordercore.storage._protocol import (
     IdempotencyRecord,
     OrderQuery,
+    OrderUpdate,
     OutboxMessage,
+    Timer,
+    TimerPlan,
     from_micros,
     order_fingerprint,
     to_micros,
@@ -118,6 +122,23 @@ _V2_SCHEMA: Final = (
     )""",
 )
 
+#: Timers live with the orders, so a transition arms and cancels them in its own
+#: transaction. Keyed by (order, name) without a rowid; the due-time index is the
+#: only way the timer service finds work, never a scan of orders.
+_V3_SCHEMA: Final = (
+    """CREATE TABLE ordercore_timers (
+        order_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        level INTEGER NOT NULL DEFAULT 1,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        claim TEXT,
+        PRIMARY KEY (order_id, name)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX ordercore_timers_due ON ordercore_timers (due_at)",
+)
+
 _V1_SCHEMA: Final = (
     """CREATE TABLE orders (
         id TEXT PRIMARY KEY, channel TEXT NOT NULL, channel_order_id TEXT NOT NULL,
@@ -155,6 +176,12 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             "DROP TABLE order_changes",
             "DROP TABLE idempotency_keys",
         ),
+    ),
+    Migration(
+        COMPONENT,
+        3,
+        "timers (SLA deadlines and escalations) with a due-time index",
+        _V3_SCHEMA,
     ),
 )
 
@@ -285,6 +312,46 @@ def _copy_v1(db: sqlite3.Connection) -> None:
         "created_at, claimed_until, attempts, delivered_at FROM order_changes ORDER BY id"
     )
     db.execute("INSERT INTO ordercore_idempotency SELECT * FROM idempotency_keys")
+
+
+_TIMER_COLUMNS: Final = "order_id, name, due_at, level, attempts, claimed_until, claim"
+
+
+def _timer(row: Sequence[Any]) -> Timer:
+    claimed = row[5] if row[6] is not None else 0
+    return Timer(
+        order_id=row[0],
+        name=row[1],
+        due_at=from_micros(row[2]),
+        level=row[3],
+        attempts=row[4],
+        claim=row[6],
+        claimed_until=from_micros(claimed) if claimed else None,
+    )
+
+
+def _write_timers(db: sqlite3.Connection, plans: Sequence[TimerPlan]) -> None:
+    cancel = [(plan.order_id, name) for plan in plans for name in plan.cancel]
+    if cancel:
+        db.executemany("DELETE FROM ordercore_timers WHERE order_id = ? AND name = ?", cancel)
+    arm = [
+        (plan.order_id, timer.name, to_micros(timer.due_at), timer.level)
+        for plan in plans
+        for timer in plan.arm
+    ]
+    if arm:
+        db.executemany(
+            "INSERT INTO ordercore_timers (order_id, name, due_at, level) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (order_id, name) DO UPDATE SET due_at = excluded.due_at, "
+            "level = excluded.level, attempts = 0, claimed_until = 0, claim = NULL",
+            arm,
+        )
+
+
+def _delete_timer(db: sqlite3.Connection, timer: Timer) -> None:
+    db.execute(
+        "DELETE FROM ordercore_timers WHERE order_id = ? AND name = ?", (timer.order_id, timer.name)
+    )
 
 
 _STEPS: Final[dict[str, Callable[[sqlite3.Connection], None]]] = {"@copy_v1": _copy_v1}
@@ -972,6 +1039,185 @@ class SQLiteStore(BaseStore):
             self._record(db, change)
             self._remember_write(db, idempotency_key, fingerprint, change.order)
         return change.order
+
+    def update_many(
+        self, updates: Iterable[OrderUpdate], *, actor: Actor | None = None
+    ) -> list[Order]:
+        self._check_writable()
+        batch = self.check_updates(updates)
+        if not batch:
+            return []
+        for update in batch:
+            if update.order.version < 1:
+                self.update_change(update.order, (), actor, "", None)  # raises VersionConflict
+        now, _ = self.batch_clock()
+        now_us = to_micros(now)
+        with self._write() as db:
+            stored: dict[str, tuple[int, str, int]] = {}
+            ids = [update.order.id for update in batch]
+            for start in range(0, len(ids), _CHUNK):
+                chunk = ids[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                for order_id, version, status, since in db.execute(
+                    "SELECT id, version, status, status_since FROM ordercore_orders "
+                    f"WHERE id IN ({marks})",
+                    chunk,
+                ):
+                    stored[order_id] = (version, status, since)
+            changes = []
+            for update in batch:
+                order = update.order
+                current = stored.get(order.id)
+                if current is None:
+                    raise order_not_found(order.id)
+                if current[0] != order.version:
+                    raise stale_version(order, current[0])
+                changes.append(
+                    self.update_change(
+                        order, update.events, actor, current[1], from_micros(current[2]), now
+                    )
+                )
+            try:
+                db.executemany(
+                    _ORDER_UPDATE,
+                    [
+                        (*_row_values(order_row(change.order))[1:], change.order.id, version)
+                        for change, version in zip(
+                            changes, (u.order.version for u in batch), strict=True
+                        )
+                    ],
+                )
+            except sqlite3.IntegrityError as exc:
+                if not _is_unique_violation(exc):
+                    raise
+                raise self._batch_update_duplicate(db, [c.order for c in changes]) from None
+            db.executemany(
+                _OUTBOX_INSERT,
+                [
+                    (
+                        ORDER_STREAM,
+                        change.order.id,
+                        change.order.version,
+                        change.event_id,
+                        change.topic,
+                        change.outbox_json,
+                        now_us,
+                    )
+                    for change in changes
+                ],
+            )
+            _write_timers(db, [u.timers for u in batch if u.timers is not None])
+        return [change.order for change in changes]
+
+    def _batch_update_duplicate(
+        self, db: sqlite3.Connection, orders: list[Order]
+    ) -> DuplicateOrder:
+        for order in orders:
+            row = db.execute(
+                "SELECT id FROM ordercore_orders WHERE channel = ? AND channel_order_id = ? "
+                "AND id <> ?",
+                (*order.key, order.id),
+            ).fetchone()
+            if row is not None:
+                return key_taken(order, row[0])
+        return DuplicateOrder(
+            "the batch gives two orders the same channel reference", order_id=orders[0].id
+        )
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def set_timers(self, plans: Iterable[TimerPlan]) -> None:
+        self._check_writable()
+        batch = self.check_timer_plans(plans)
+        if batch:
+            with self._write() as db:
+                _write_timers(db, batch)
+
+    def timers(self, order_id: str) -> list[Timer]:
+        rows = self._read(
+            f"SELECT {_TIMER_COLUMNS} FROM ordercore_timers WHERE order_id = ? "
+            "ORDER BY due_at, name",
+            (order_id,),
+        )
+        return [_timer(row) for row in rows]
+
+    def timer_count(self, *, due_before: datetime | None = None) -> int:
+        if due_before is None:
+            rows = self._read("SELECT count(*) FROM ordercore_timers")
+        else:
+            rows = self._read(
+                "SELECT count(*) FROM ordercore_timers WHERE due_at < ?", (to_micros(due_before),)
+            )
+        return int(rows[0][0])
+
+    def claim_timers(
+        self, now: datetime, *, limit: int = 100, lease_seconds: float = 60.0
+    ) -> list[Timer]:
+        self._check_writable()
+        now_us = to_micros(now)
+        until = now_us + int(lease_seconds * 1_000_000)
+        token = new_id()
+        with self._write() as db:
+            rows = db.execute(
+                f"SELECT {_TIMER_COLUMNS} FROM ordercore_timers "
+                "WHERE due_at <= ? AND claimed_until <= ? ORDER BY due_at LIMIT ?",
+                (now_us, now_us, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE ordercore_timers SET claim = ?, claimed_until = ?, attempts = attempts + 1 "
+                "WHERE order_id = ? AND name = ?",
+                [(token, until, row[0], row[1]) for row in rows],
+            )
+        return [_timer((*row[:4], row[4] + 1, until, token)) for row in rows]
+
+    def finish_timer(
+        self,
+        timer: Timer,
+        *,
+        events: Sequence[OrderEvent] = (),
+        next_due: datetime | None = None,
+        next_level: int | None = None,
+    ) -> bool:
+        self._check_writable()
+        token = self.check_claimed(timer)
+        with self._write() as db:
+            held = db.execute(
+                "SELECT 1 FROM ordercore_timers WHERE order_id = ? AND name = ? AND claim = ?",
+                (timer.order_id, timer.name, token),
+            ).fetchone()
+            if held is None:
+                return False
+            order = self._load(db, timer.order_id) if events else None
+            if events and order is None:
+                _delete_timer(db, timer)
+                return False
+            if order is not None:
+                self._record(db, self.events_change(order, events))
+            if next_due is None:
+                _delete_timer(db, timer)
+            else:
+                db.execute(
+                    "UPDATE ordercore_timers SET due_at = ?, level = ?, attempts = 0, "
+                    "claimed_until = 0, claim = NULL WHERE order_id = ? AND name = ?",
+                    (
+                        to_micros(next_due),
+                        next_level if next_level is not None else timer.level + 1,
+                        timer.order_id,
+                        timer.name,
+                    ),
+                )
+        return True
+
+    def retry_timer(self, timer: Timer, at: datetime) -> bool:
+        self._check_writable()
+        token = self.check_claimed(timer)
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE ordercore_timers SET claim = NULL, claimed_until = ? "
+                "WHERE order_id = ? AND name = ? AND claim = ?",
+                (to_micros(at), timer.order_id, timer.name, token),
+            )
+            return cursor.rowcount == 1
 
     def append_events(self, order_id: str, events: Sequence[OrderEvent]) -> None:
         self._check_writable()

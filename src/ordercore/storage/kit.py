@@ -42,7 +42,7 @@ from ordercore.errors import (
 from ordercore.ids import new_id
 from ordercore.schema import Actor, Order, OrderEvent, load_order_json
 from ordercore.schema._order import RawPayload
-from ordercore.storage._protocol import OrderQuery, coerce_query
+from ordercore.storage._protocol import OrderQuery, OrderUpdate, Timer, TimerPlan, coerce_query
 from ordercore.timestamps import utc_now
 
 __all__ = [
@@ -980,6 +980,61 @@ class BaseStore(ABC):
         """One clock reading for a whole batch: the time and its JSON text."""
         now = utc_now()
         return now, _json_time(now)
+
+    @staticmethod
+    def check_updates(updates: Iterable[OrderUpdate]) -> list[OrderUpdate]:
+        """The updates of :meth:`update_many` as a list, checked before any is written.
+
+        Raises:
+            ConfigurationError: an order appears twice, an item is not an
+                :class:`~ordercore.storage.OrderUpdate`, or a timer plan names
+                another order than its update.
+        """
+        batch = list(updates)
+        seen: set[str] = set()
+        for update in batch:
+            if not isinstance(update, OrderUpdate):
+                raise ConfigurationError(
+                    f"update_many() takes OrderUpdate items, got {type(update).__name__}"
+                )
+            order_id = update.order.id
+            if order_id in seen:
+                raise ConfigurationError(f"order {order_id} appears twice in one update_many()")
+            seen.add(order_id)
+            if update.timers is not None and update.timers.order_id != order_id:
+                raise ConfigurationError(
+                    f"the timer plan for order {update.timers.order_id} came with an "
+                    f"update of order {order_id}"
+                )
+        return batch
+
+    @staticmethod
+    def check_timer_plans(plans: Iterable[TimerPlan]) -> list[TimerPlan]:
+        """Timer plans as a list, each checked to be a :class:`~ordercore.storage.TimerPlan`.
+
+        Raises:
+            ConfigurationError: an item is not a TimerPlan.
+        """
+        batch = list(plans)
+        for plan in batch:
+            if not isinstance(plan, TimerPlan):
+                raise ConfigurationError(
+                    f"set_timers() takes TimerPlan items, got {type(plan).__name__}"
+                )
+        return batch
+
+    @staticmethod
+    def check_claimed(timer: Timer) -> str:
+        """The claim token of a timer given back to the store.
+
+        Raises:
+            ConfigurationError: the timer was not claimed (it came from :meth:`timers`).
+        """
+        if not isinstance(timer, Timer) or timer.claim is None:
+            raise ConfigurationError(
+                "finish_timer() and retry_timer() take a timer returned by claim_timers()"
+            )
+        return timer.claim
 
     @staticmethod
     def check_batch_ids(changes: Sequence[Change]) -> None:

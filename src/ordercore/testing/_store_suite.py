@@ -34,7 +34,15 @@ from ordercore.errors import (
 from ordercore.ids import new_id
 from ordercore.money import Money
 from ordercore.schema import Actor, ActorKind, AnomalyCode, Order, OrderEvent, OrderStatus
-from ordercore.storage import OrderQuery, OrderStore, OutboxEntry, Outcome
+from ordercore.storage import (
+    OrderQuery,
+    OrderStore,
+    OrderUpdate,
+    OutboxEntry,
+    Outcome,
+    TimerArm,
+    TimerPlan,
+)
 from ordercore.testing._factory import OrderFactory
 from ordercore.timestamps import parse_channel_time
 
@@ -913,6 +921,197 @@ class StoreConformance:
                     ), f"step {step}"
                     assert len(store.events(order_id)) == events[order_id], f"step {step}"
         assert stale > 10, "the sequence should include stale updates"
+
+    # -- update_many ---------------------------------------------------------------------------
+
+    def test_update_many_writes_every_order_with_its_events(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """One call updates many orders: each at version + 1, one outbox message each."""
+        stored = store.put_many(list(factory.orders(5, status="paid"))).orders
+        store.claim_outbox(100, lease_seconds=300)
+        actor = Actor(kind=ActorKind.RULE, id="alloc")
+        updates = [
+            OrderUpdate(
+                order.evolve(status=OrderStatus.ALLOCATED),
+                events=[
+                    OrderEvent(
+                        order_id=order.id,
+                        type="order.allocated",
+                        actor=actor,
+                        from_status=OrderStatus.PAID,
+                        to_status=OrderStatus.ALLOCATED,
+                    )
+                ],
+            )
+            for order in stored
+        ]
+        done = store.update_many(updates, actor=actor)
+        assert [o.id for o in done] == [o.id for o in stored]
+        assert all(o.version == 2 and o.status is OrderStatus.ALLOCATED for o in done)
+        for order in stored:
+            assert store.get(order.id).version == 2
+            last = store.events(order.id)[-1]
+            assert (last.type, last.order_version) == ("order.allocated", 2)
+        assert store.update_many([]) == []
+
+    def test_update_many_is_all_or_nothing(self, store: OrderStore, factory: OrderFactory) -> None:
+        """A stale version, a missing order or a repeated id anywhere writes nothing at all."""
+        stored = store.put_many(list(factory.orders(4, status="paid"))).orders
+        store.update(stored[2].evolve(status=OrderStatus.ALLOCATED))
+        pending = store.outbox_pending()
+        plans = [TimerPlan(o.id, arm=[TimerArm("t", _START)]) for o in stored]
+        stale = [
+            OrderUpdate(o.evolve(status=OrderStatus.CANCELLED), timers=plan)
+            for o, plan in zip(stored, plans, strict=True)
+        ]
+        with pytest.raises(VersionConflict) as caught:
+            store.update_many(stale)
+        assert caught.value.order_id == stored[2].id
+        ghost = factory.order().model_copy(update={"version": 1})
+        with pytest.raises(OrderNotFound):
+            store.update_many([OrderUpdate(stored[0]), OrderUpdate(ghost)])
+        with pytest.raises(ConfigurationError, match="twice"):
+            store.update_many([OrderUpdate(stored[0]), OrderUpdate(stored[0])])
+        with pytest.raises(ConfigurationError, match="timer plan"):
+            store.update_many([OrderUpdate(stored[0], timers=plans[1])])
+        first = store.put(factory.order(channel="youzan"))
+        second = store.put(factory.order(channel="youzan"))
+        with pytest.raises(DuplicateOrder):
+            store.update_many(
+                [
+                    OrderUpdate(stored[0].evolve(status=OrderStatus.ALLOCATED)),
+                    OrderUpdate(second.evolve(channel_order_id=first.channel_order_id)),
+                ]
+            )
+        pending += 2
+        assert store.outbox_pending() == pending
+        assert [store.get(o.id).version for o in stored] == [1, 1, 2, 1]
+        assert all(store.timers(o.id) == [] for o in stored)
+
+    # -- timers --------------------------------------------------------------------------------
+
+    def test_timers_are_armed_and_cancelled_with_the_order_change(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A timer plan in an update applies in its transaction: cancel first, then arm."""
+        order = store.put(factory.order(status="paid"))
+        due = _START + timedelta(hours=2)
+        store.set_timers([TimerPlan(order.id, arm=[TimerArm("sla:paid", due)])])
+        assert [(t.name, t.due_at, t.level) for t in store.timers(order.id)] == [
+            ("sla:paid", due, 1)
+        ]
+        plan = TimerPlan(
+            order.id,
+            cancel=["sla:paid", "sla:never-armed"],
+            arm=[TimerArm("sla:allocated", due + timedelta(hours=4))],
+        )
+        store.update_many([OrderUpdate(order.evolve(status=OrderStatus.ALLOCATED), timers=plan)])
+        assert [t.name for t in store.timers(order.id)] == ["sla:allocated"]
+        assert store.timer_count() == 1
+        assert store.timer_count(due_before=due + timedelta(hours=4)) == 0
+        assert store.timer_count(due_before=due + timedelta(hours=5)) == 1
+        rearm = TimerPlan(order.id, arm=[TimerArm("sla:allocated", due, level=2)])
+        store.set_timers([rearm])
+        assert [(t.due_at, t.level) for t in store.timers(order.id)] == [(due, 2)]
+
+    def test_timer_arguments_are_checked(self) -> None:
+        """A naive due time or an empty name is refused when the timer is described."""
+        with pytest.raises(ConfigurationError, match="timezone-aware"):
+            TimerArm("x", datetime(2026, 1, 1))
+        with pytest.raises(ConfigurationError, match="timer name"):
+            TimerArm("", _START)
+
+    def test_due_timers_are_claimed_once_until_finished_or_retried(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """claim_timers hands out due timers earliest first and not again during the lease."""
+        orders = store.put_many(list(factory.orders(3, status="paid"))).orders
+        store.set_timers(
+            [
+                TimerPlan(o.id, arm=[TimerArm("sla", _START + timedelta(minutes=i))])
+                for i, o in enumerate(orders)
+            ]
+        )
+        now = _START + timedelta(minutes=1)
+        claimed = store.claim_timers(now, limit=10)
+        assert [t.order_id for t in claimed] == [orders[0].id, orders[1].id]
+        assert all(t.claim and t.attempts == 1 for t in claimed)
+        assert store.claim_timers(now, limit=10) == []
+        event = OrderEvent(
+            order_id=orders[0].id, type="order.sla_breached", actor=Actor.system("timers")
+        )
+        later = now + timedelta(hours=1)
+        assert store.finish_timer(claimed[0], events=[event], next_due=later, next_level=2)
+        assert not store.finish_timer(claimed[0])  # the claim was used up
+        assert [(t.due_at, t.level, t.claim) for t in store.timers(orders[0].id)] == [
+            (later, 2, None)
+        ]
+        assert store.events(orders[0].id)[-1].type == "order.sla_breached"
+        assert store.get(orders[0].id).version == 1
+        assert store.retry_timer(claimed[1], now + timedelta(minutes=5))
+        third = store.claim_timers(now + timedelta(minutes=4), limit=10, lease_seconds=600)
+        assert [(t.order_id, t.attempts) for t in third] == [(orders[2].id, 1)]
+        again = store.claim_timers(now + timedelta(minutes=5), limit=10)
+        assert [(t.order_id, t.attempts) for t in again] == [(orders[1].id, 2)]
+        assert store.finish_timer(again[0]) and store.timers(orders[1].id) == []
+        with pytest.raises(ConfigurationError, match="claim_timers"):
+            store.finish_timer(store.timers(orders[0].id)[0])
+
+    def test_a_timer_cancelled_or_rearmed_after_its_claim_is_not_finished(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A transition that cancels a claimed timer wins; the late finish writes nothing."""
+        order = store.put(factory.order(status="paid"))
+        gone = store.put(factory.order(status="paid"))
+        store.set_timers(
+            [
+                TimerPlan(order.id, arm=[TimerArm("sla", _START)]),
+                TimerPlan(gone.id, arm=[TimerArm("sla", _START)]),
+                TimerPlan("01NOSUCHORDER0000000000000", arm=[TimerArm("sla", _START)]),
+            ]
+        )
+        claimed = {t.order_id: t for t in store.claim_timers(_START, limit=10)}
+        assert len(claimed) == 3
+        store.set_timers([TimerPlan(order.id, arm=[TimerArm("sla", _START + timedelta(days=1))])])
+        store.update_many([OrderUpdate(gone, timers=TimerPlan(gone.id, cancel=["sla"]))])
+        event = OrderEvent(order_id=order.id, type="order.sla_breached", actor=Actor.system())
+        events_before = len(store.events(order.id))
+        assert not store.finish_timer(claimed[order.id], events=[event])
+        assert not store.retry_timer(claimed[gone.id], _START)
+        assert len(store.events(order.id)) == events_before
+        assert [t.due_at for t in store.timers(order.id)] == [_START + timedelta(days=1)]
+        orphan = claimed["01NOSUCHORDER0000000000000"]
+        lost = OrderEvent(order_id=orphan.order_id, type="order.sla_breached", actor=Actor.system())
+        assert not store.finish_timer(orphan, events=[lost])
+        assert store.timers(orphan.order_id) == []
+
+    def test_concurrent_timer_claimers_get_each_timer_once(
+        self, store: OrderStore, reopen: Callable[[], OrderStore], factory: OrderFactory
+    ) -> None:
+        """Several workers claiming due timers at once each get a disjoint share of them."""
+        store.set_timers(
+            [
+                TimerPlan(f"order-{i:04d}", arm=[TimerArm("sla", _START + timedelta(seconds=i))])
+                for i in range(200)
+            ]
+        )
+        handles = [store, reopen(), reopen(), reopen()]
+        now = _START + timedelta(days=1)
+
+        def drain(handle: OrderStore) -> list[str]:
+            got: list[str] = []
+            while batch := handle.claim_timers(now, limit=7, lease_seconds=300):
+                got.extend(t.order_id for t in batch)
+                for timer in batch:
+                    assert handle.finish_timer(timer)
+            return got
+
+        with ThreadPoolExecutor(max_workers=len(handles)) as pool:
+            results = list(pool.map(drain, handles))
+        everything = [order_id for result in results for order_id in result]
+        assert len(everything) == 200 and len(set(everything)) == 200
+        assert store.timer_count() == 0
 
     # -- lifecycle -----------------------------------------------------------------------------
 
