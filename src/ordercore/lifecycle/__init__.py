@@ -22,6 +22,7 @@ from ordercore.lifecycle._engine import (
     BUILTIN_EFFECTS,
     BUILTIN_GUARDS,
     DEFAULT_LIFECYCLE,
+    SLA_TIMER_PREFIX,
     TRANSITIONED,
     Effect,
     Guard,
@@ -31,6 +32,7 @@ from ordercore.lifecycle._engine import (
     default_lifecycle,
     default_spec,
 )
+from ordercore.lifecycle._sla import BREACHED, Breach, SlaService
 from ordercore.lifecycle._spec import (
     SLA,
     EscalationStep,
@@ -47,8 +49,10 @@ from ordercore.lifecycle._spec import (
 
 __all__ = [
     "BLOCKED",
+    "BREACHED",
     "BUILTIN_EFFECTS",
     "BUILTIN_GUARDS",
+    "Breach",
     "DEFAULT_LIFECYCLE",
     "Effect",
     "EscalationStep",
@@ -58,6 +62,8 @@ __all__ = [
     "LifecycleSpec",
     "NodeSpec",
     "SLA",
+    "SLA_TIMER_PREFIX",
+    "SlaService",
     "StateExtension",
     "StateSpec",
     "TRANSITIONED",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -30,6 +30,7 @@ from ordercore.errors import (
     OrderCoreError,
 )
 from ordercore.lifecycle._spec import (
+    SLA,
     LifecycleSpec,
     TransitionSpec,
     expand_transitions,
@@ -45,6 +46,7 @@ from ordercore.schema import (
     OrderStatus,
     PresalePhase,
 )
+from ordercore.storage._protocol import OrderUpdate, TimerArm, TimerPlan
 from ordercore.timestamps import ChannelTime, utc_now
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ __all__ = [
     "BUILTIN_EFFECTS",
     "BUILTIN_GUARDS",
     "DEFAULT_LIFECYCLE",
+    "SLA_TIMER_PREFIX",
     "TRANSITIONED",
     "Effect",
     "Guard",
@@ -71,6 +74,9 @@ TRANSITIONED: Final = "order.transitioned"
 BLOCKED: Final = "order.transition_blocked"
 #: The default lifecycle's file, shipped in the package.
 DEFAULT_LIFECYCLE: Final = Path(__file__).with_name("default.yaml")
+
+#: The prefix of the names of SLA timers (``"sla:packed.awaiting_outbound"``).
+SLA_TIMER_PREFIX: Final = "sla:"
 
 #: Keys of a transition event's ``data`` that the engine writes itself.
 _OWN_DATA: Final = frozenset({"trigger", "from_node", "to_node"})
@@ -130,6 +136,8 @@ class Transition:
         from_node: The node before.
         to_status: The status after.
         to_node: The node after.
+        timers: The SLA timers the transition cancels and arms (``None``: none
+            change), written in the same store transaction as the order.
     """
 
     order: Order
@@ -139,6 +147,7 @@ class Transition:
     from_node: str | None
     to_status: OrderStatus
     to_node: str | None
+    timers: TimerPlan | None = None
 
     @property
     def state(self) -> str:
@@ -230,6 +239,17 @@ class Lifecycle:
                     tuple((name, self.effects[name]) for name in transition.effects),
                 )
         self._nodes = {status.value: set(state.nodes) for status, state in spec.states.items()}
+        self._slas: dict[str, tuple[str, SLA]] = {}
+        for status, state in spec.states.items():
+            if state.sla is not None:
+                self._slas[status.value] = (SLA_TIMER_PREFIX + status.value, state.sla)
+            for node_name, node in state.nodes.items():
+                ref = f"{status.value}.{node_name}"
+                if node.sla is not None:
+                    self._slas[ref] = (SLA_TIMER_PREFIX + ref, node.sla)
+                elif state.sla is not None:  # a node without its own SLA runs its state's
+                    self._slas[ref] = self._slas[status.value]
+        self._sla_names = dict(self._slas.values())
 
     def __repr__(self) -> str:
         return f"<Lifecycle {self.spec.name} v{self.spec.version}>"
@@ -279,6 +299,113 @@ class Lifecycle:
         except InvalidTransition:
             return False
         return True
+
+    # -- SLAs ---------------------------------------------------------------------------
+
+    def sla_of(self, state: str) -> tuple[str, SLA] | None:
+        """The SLA that runs in a state or node, and the name of its timer.
+
+        A node without an SLA of its own runs its state's, under the state's timer
+        name, so moving between such nodes keeps the clock running.
+
+        Example:
+            >>> name, sla = default_lifecycle().sla_of("under_review.cs_review")
+            >>> name, sla.owner
+            ('sla:under_review', 'review_supervisor')
+        """
+        return self._slas.get(state)
+
+    def sla_named(self, timer: str) -> SLA | None:
+        """The SLA whose timer has this name (``None``: the lifecycle has no such SLA)."""
+        return self._sla_names.get(timer)
+
+    def sla_due(self, order: Order, state: str, entered: datetime) -> datetime | None:
+        """When the order breaches the SLA of ``state`` if it entered it at ``entered``.
+
+        ``None`` when the state has no SLA, or its SLA counts to an order field
+        (``pay_by``, ``promised_ship_by``) that the order does not have.
+        """
+        found = self._slas.get(state)
+        if found is None:
+            return None
+        sla = found[1]
+        if sla.limit is not None:
+            return entered + sla.limit
+        deadline = getattr(order, sla.deadline or "", None)
+        return None if deadline is None else deadline.utc
+
+    def timer_plan(self, before: Order | None, after: Order, now: datetime) -> TimerPlan | None:
+        """The SLA timers to cancel and arm when an order moves from ``before`` to ``after``.
+
+        Leaving a state cancels its SLA timer; entering one arms the new state's
+        (due ``now`` plus the limit, or at the order's deadline field). Moving
+        between nodes that share their state's SLA keeps its timer running. With
+        ``before=None`` the order is taken as entering its state at ``now``.
+
+        Returns:
+            The plan, or ``None`` when no timer changes.
+        """
+        old = None if before is None else self._slas.get(self.state_of(before))
+        state = self.state_of(after)
+        new = self._slas.get(state)
+        old_name = None if old is None else old[0]
+        new_name = None if new is None else new[0]
+        status_changed = before is None or before.status is not after.status
+        if old_name == new_name and not status_changed:
+            return None
+        cancel = () if old_name is None else (old_name,)
+        arm: tuple[TimerArm, ...] = ()
+        if new_name is not None:
+            due = self.sla_due(after, state, now)
+            if due is not None:
+                arm = (TimerArm(new_name, due),)
+        if not cancel and not arm:
+            return None
+        return TimerPlan(after.id, cancel=cancel, arm=arm)
+
+    def arm_timers(
+        self, store: OrderStore, orders: Iterable[Order], *, now: datetime | None = None
+    ) -> int:
+        """Arm the SLA timers of stored orders as they stand (after an import, say).
+
+        Each order counts as having entered its state at its ``status_since`` (or
+        ``now``). Timers already armed under the same name are replaced.
+
+        Returns:
+            How many timers were armed.
+        """
+        moment = now or utc_now()
+        plans = []
+        for order in orders:
+            state = self.state_of(order)
+            found = self._slas.get(state)
+            if found is None:
+                continue
+            due = self.sla_due(order, state, order.status_since or moment)
+            if due is not None:
+                plans.append(TimerPlan(order.id, arm=(TimerArm(found[0], due),)))
+        if plans:
+            store.set_timers(plans)
+        return len(plans)
+
+    @staticmethod
+    def escalation_after(sla: SLA, level: int) -> tuple[str, timedelta, int | None]:
+        """Who is told at ``level`` of an SLA's ladder, how long after the limit, the next level.
+
+        Level 1 is the owner at the limit; level *n* the escalation step with that
+        level. The next level is ``None`` at the last rung.
+
+        Raises:
+            ConfigurationError: the SLA has no such level.
+        """
+        rungs = [(1, sla.owner, timedelta(0))] + [
+            (step.level, step.notify, step.after) for step in sla.escalation
+        ]
+        for index, (rung, notify, after) in enumerate(rungs):
+            if rung == level:
+                following = rungs[index + 1][0] if index + 1 < len(rungs) else None
+                return notify, after, following
+        raise ConfigurationError(f"the SLA owned by {sla.owner!r} has no escalation level {level}")
 
     # -- applying -----------------------------------------------------------------------
 
@@ -399,6 +526,7 @@ class Lifecycle:
             from_node=order.node,
             to_status=route.to_status,
             to_node=route.to_node,
+            timers=self.timer_plan(order, changed, moment) if run_effects else None,
         )
 
     def _guard_failed(
@@ -453,10 +581,16 @@ class Lifecycle:
             raise
 
     @staticmethod
-    def _write(store: OrderStore, done: Transition, actor: Actor) -> Transition:
-        stored = store.update(done.order, events=[done.event], actor=actor)
-        event = done.event.model_copy(update={"order_version": stored.version})
-        return attrs.evolve(done, order=stored, event=event)
+    def _write(store: OrderStore, done: list[Transition], actor: Actor) -> list[Transition]:
+        stored = store.update_many(
+            [OrderUpdate(t.order, events=(t.event,), timers=t.timers) for t in done], actor=actor
+        )
+        return [
+            attrs.evolve(
+                t, order=order, event=t.event.model_copy(update={"order_version": order.version})
+            )
+            for t, order in zip(done, stored, strict=True)
+        ]
 
     def transition(
         self,
@@ -472,11 +606,12 @@ class Lifecycle:
     ) -> Transition:
         """Apply ``trigger`` and store the result: the order, its event and one outbox message.
 
-        The write is one ``store.update`` (one transaction) based on
-        ``order.version``: if someone changed the order since it was read, nothing
-        is written. When a guard blocks a transition that names an ``alert``, an
-        ``order.transition_blocked`` event naming who to alert is recorded first
-        (the order itself is unchanged).
+        The write is one store transaction based on ``order.version``, holding
+        the order, its event, its outbox message and its SLA timers (the old
+        state's cancelled, the new state's armed): if someone changed the order
+        since it was read, nothing is written. When a guard blocks a transition
+        that names an ``alert``, an ``order.transition_blocked`` event naming who
+        to alert is recorded first (the order itself is unchanged).
 
         Returns:
             The transition, with the order as stored and the event stamped with its version.
@@ -488,7 +623,7 @@ class Lifecycle:
             OrderNotFound: the order is not stored.
         """
         done = self._applied(store, order, trigger, actor, reason, data, now, facts)
-        return self._write(store, done, actor)
+        return self._write(store, [done], actor)[0]
 
     def transition_many(
         self,
@@ -505,10 +640,10 @@ class Lifecycle:
 
         Every transition is applied (routes, guards, effects) before anything is
         written, so an invalid transition or a failed guard anywhere writes
-        nothing. The writes are then one ``store.update`` per order: each order
-        with its event and outbox message is atomic, the batch as a whole is not
-        (the store protocol has no multi-order update yet); a ``VersionConflict``
-        on one order leaves the orders before it written and those after it not.
+        nothing. The batch is then written in one store transaction
+        (``store.update_many``): every order with its event, outbox message and
+        SLA timers, or, when one order was changed since it was read
+        (``VersionConflict``), none of them.
 
         Args:
             store: Where the orders are stored.
@@ -526,7 +661,7 @@ class Lifecycle:
             ConfigurationError: an order appears twice.
             InvalidTransition: a trigger does not apply to its order (nothing written).
             GuardFailed: a guard refused (nothing written).
-            VersionConflict: an order was changed since it was read.
+            VersionConflict: an order was changed since it was read (nothing written).
         """
         batch = list(items)
         seen: set[str] = set()
@@ -541,7 +676,7 @@ class Lifecycle:
             self._applied(store, order, trigger, actor, reason, data, moment, facts)
             for order, trigger in batch
         ]
-        return [self._write(store, done, actor) for done in applied]
+        return self._write(store, applied, actor) if applied else []
 
     # -- drawing ---------------------------------------------------------------------------
 

@@ -199,6 +199,18 @@ def _aware_time(value: datetime) -> datetime:
     return value
 
 
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _arms(value: Iterable[TimerArm]) -> tuple[TimerArm, ...]:
+    return tuple(value)
+
+
+def _events(value: Iterable[OrderEvent]) -> tuple[OrderEvent, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class TimerArm:
     """A timer to arm: fire ``name`` for an order at ``due_at``.
@@ -230,8 +242,8 @@ class TimerPlan:
     """
 
     order_id: str
-    cancel: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    arm: tuple[TimerArm, ...] = attrs.field(default=(), converter=tuple)
+    cancel: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    arm: tuple[TimerArm, ...] = attrs.field(default=(), converter=_arms)
 
     @property
     def empty(self) -> bool:
@@ -273,7 +285,7 @@ class OrderUpdate:
     """
 
     order: Order
-    events: Sequence[OrderEvent] = attrs.field(default=(), converter=tuple)
+    events: tuple[OrderEvent, ...] = attrs.field(default=(), converter=_events)
     timers: TimerPlan | None = None
 
 
