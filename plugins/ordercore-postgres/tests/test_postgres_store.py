@@ -290,7 +290,7 @@ class TestMigrations:
                 )
             }
         assert versions == [("orders", step.version) for step in MIGRATIONS]
-        assert tables == {"orders", "outbox", "idempotency_keys", "ordercore_migrations"}
+        assert tables == {"orders", "outbox", "idempotency_keys", "ordercore_migrations", "timers"}
 
     def test_a_schema_from_a_newer_ordercore_is_refused(
         self, schema: str, open_schema: Callable[..., PostgresStore]

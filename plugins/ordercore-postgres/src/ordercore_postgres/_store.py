@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeAlias
 from urllib.parse import parse_qsl, unquote, urlencode
 
@@ -26,8 +26,18 @@ from ordercore.errors import (
     StoreError,
     StoreURLError,
 )
+from ordercore.ids import new_id
 from ordercore.schema import Actor, Order, OrderEvent
-from ordercore.storage import IdempotencyRecord, OrderQuery, OutboxMessage, order_fingerprint
+from ordercore.storage import (
+    IdempotencyRecord,
+    OrderQuery,
+    OrderUpdate,
+    OutboxMessage,
+    Timer,
+    TimerArm,
+    TimerPlan,
+    order_fingerprint,
+)
 from ordercore.storage.kit import (
     ORDER_STREAM,
     BaseStore,
@@ -153,6 +163,23 @@ _V2: Final[tuple[str, ...]] = (
     END $$""",
 )
 
+#: Timers live with the orders, so a transition arms and cancels them in its own
+#: transaction. A claim is a token and a lease (``claimed_until``, on the caller's
+#: clock); the due-time index is how the timer service finds work.
+_V3: Final[tuple[str, ...]] = (
+    """CREATE TABLE {schema}.timers (
+        order_id text COLLATE "C" NOT NULL,
+        name text COLLATE "C" NOT NULL,
+        due_at timestamptz NOT NULL,
+        level integer NOT NULL DEFAULT 1,
+        attempts integer NOT NULL DEFAULT 0,
+        claimed_until timestamptz NOT NULL DEFAULT '-infinity',
+        claim text COLLATE "C",
+        PRIMARY KEY (order_id, name)
+    )""",
+    "CREATE INDEX timers_due ON {schema}.timers (due_at)",
+)
+
 #: The order store's schema steps (``{schema}`` stands for the quoted schema name).
 #: A database records the steps applied per component in
 #: ``<schema>.ordercore_migrations``; opening it applies the missing ones in one
@@ -166,6 +193,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "aggregate keyed by stream, aggregate and event id",
         _V2,
     ),
+    Migration(COMPONENT, 3, "timers (SLA deadlines and escalations) with a due-time index", _V3),
 )
 
 _SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -192,6 +220,11 @@ _ORDER_TYPES: Final = (
     ["text"] * 6 + ["timestamptz"] * 4 + ["int4", "text[]", "text[]", "text", "text", "text"]
 )
 _OUTBOX_TYPES: Final = ["text", "text", "int4", "text", "text", "text"]
+# A free timer's claimed_until may be -infinity, which Python cannot read: shown as NULL.
+_TIMER_COLUMNS: Final = (
+    "order_id, name, due_at, level, attempts, "
+    "CASE WHEN claim IS NOT NULL THEN claimed_until END, claim"
+)
 _DIALECT: Final = QueryDialect(
     placeholder="%s",
     time=lambda moment: moment,
@@ -236,6 +269,36 @@ def _change_values(change: Change) -> tuple[Any, ...]:
 
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
+
+
+def _timer(row: Sequence[Any]) -> Timer:
+    claim = row[6]
+    return Timer(
+        order_id=row[0],
+        name=row[1],
+        due_at=_utc(row[2]),
+        level=row[3],
+        attempts=row[4],
+        claim=claim,
+        claimed_until=_utc(row[5]) if claim is not None else None,
+    )
+
+
+def _timer_writes(
+    plans: Iterable[TimerPlan],
+) -> tuple[list[tuple[str, str]], dict[tuple[str, str], TimerArm | None]]:
+    """What a sequence of timer plans leaves behind: per (order, name), the timer or nothing.
+
+    Plans apply in turn (each cancels, then arms), so only the last word on a name
+    counts; a batch touches each row once, in sorted order.
+    """
+    final: dict[tuple[str, str], TimerArm | None] = {}
+    for plan in plans:
+        for name in plan.cancel:
+            final[(plan.order_id, name)] = None
+        for arm in plan.arm:
+            final[(plan.order_id, arm.name)] = arm
+    return sorted(final), final
 
 
 def _split_url(url: str) -> tuple[str, str, str, str] | None:
@@ -422,6 +485,56 @@ class _Statements:
             "ORDER BY c.aggregate_id"
         )
         self.integrity_event_ids = f"SELECT count(*) - count(DISTINCT event_id) FROM {outbox}"
+        # update_many locks its orders in id order, so concurrent batches never wait
+        # on each other in a cycle (ORDER BY is applied before the rows are locked).
+        self.current_many = (
+            f"SELECT id, version, status, status_since FROM {orders} "
+            "WHERE id = ANY(%s::text[]) ORDER BY id FOR UPDATE"
+        )
+        self.owners = (
+            f"SELECT id, channel, channel_order_id FROM {orders} WHERE (channel, channel_order_id) "
+            "IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        )
+        timers = f"{q}.timers"
+        self.timers = timers
+        pairs = "(order_id, name) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        self.lock_timers = (
+            f"SELECT 1 FROM {timers} WHERE {pairs} ORDER BY order_id, name FOR UPDATE"
+        )
+        self.cancel_timers = f"DELETE FROM {timers} WHERE {pairs}"
+        self.arm_timers = (
+            f"INSERT INTO {timers} (order_id, name, due_at, level) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::int4[]) "
+            "ORDER BY 1, 2 ON CONFLICT (order_id, name) DO UPDATE SET due_at = excluded.due_at, "
+            "level = excluded.level, attempts = 0, claimed_until = '-infinity', claim = NULL"
+        )
+        self.timers_of = (
+            f"SELECT {_TIMER_COLUMNS} FROM {timers} WHERE order_id = %s ORDER BY due_at, name"
+        )
+        self.timer_count = f"SELECT count(*) FROM {timers}"
+        self.timer_count_before = f"SELECT count(*) FROM {timers} WHERE due_at < %s"
+        # Claimers skip the rows another claimer has locked: several processes claim
+        # disjoint timers at once without waiting for each other.
+        self.claim_timers = (
+            f"UPDATE {timers} AS t SET claim = %s, claimed_until = %s, attempts = t.attempts + 1 "
+            f"WHERE (t.order_id, t.name) IN (SELECT order_id, name FROM {timers} "
+            "WHERE due_at <= %s AND claimed_until <= %s ORDER BY due_at LIMIT %s "
+            "FOR UPDATE SKIP LOCKED) RETURNING t.order_id, t.name, t.due_at, t.level, "
+            "t.attempts, t.claimed_until, t.claim"
+        )
+        self.held_timer = (
+            f"SELECT level FROM {timers} WHERE order_id = %s AND name = %s AND claim = %s "
+            "FOR UPDATE"
+        )
+        self.delete_timer = f"DELETE FROM {timers} WHERE order_id = %s AND name = %s"
+        self.reschedule_timer = (
+            f"UPDATE {timers} SET due_at = %s, level = %s, attempts = 0, "
+            "claimed_until = '-infinity', claim = NULL WHERE order_id = %s AND name = %s"
+        )
+        self.retry_timer = (
+            f"UPDATE {timers} SET claim = NULL, claimed_until = %s "
+            "WHERE order_id = %s AND name = %s AND claim = %s"
+        )
 
 
 def _upgrade_v1_rows(conn: _Connection, schema: str) -> None:
@@ -1060,6 +1173,198 @@ class PostgresStore(BaseStore):
             except pg_errors.UniqueViolation as exc:
                 raise self._duplicate(conn, order, exc) from None
         return stored
+
+    def update_many(
+        self, updates: Iterable[OrderUpdate], *, actor: Actor | None = None
+    ) -> list[Order]:
+        """Apply many updates in one transaction: all of them are written, or none.
+
+        The stored orders are locked (``SELECT ... FOR UPDATE``) in id order, so
+        concurrent batches naming the same orders take turns instead of
+        deadlocking; the rows are then written with one pipelined ``executemany``,
+        the outbox messages with binary ``COPY`` and the timer plans with one
+        statement each for cancelling and arming.
+
+        Raises:
+            ConfigurationError: an order appears twice, or a timer plan names
+                another order than its update.
+            VersionConflict: an order is not at the version its update is based on.
+            OrderNotFound: an order is not stored.
+            DuplicateOrder: an update would give an order another order's channel reference.
+        """
+        self._check_writable()
+        batch = self.check_updates(updates)
+        if not batch:
+            return []
+        for update in batch:
+            if update.order.version < 1:
+                self.update_change(update.order, (), actor, "", None)  # raises VersionConflict
+        now, _ = self.batch_clock()
+        plans = [update.timers for update in batch if update.timers is not None]
+        changes: list[Change] = []
+        with self._connection() as conn:
+            try:
+                with conn.transaction():
+                    ids = sorted(update.order.id for update in batch)
+                    stored = {
+                        row[0]: (row[1], row[2], _utc(row[3]))
+                        for row in conn.execute(self._sql.current_many, (ids,))
+                    }
+                    for update in batch:
+                        order = update.order
+                        current = stored.get(order.id)
+                        if current is None:
+                            raise order_not_found(order.id)
+                        if current[0] != order.version:
+                            raise stale_version(order, current[0])
+                        changes.append(
+                            self.update_change(
+                                order, update.events, actor, current[1], current[2], now
+                            )
+                        )
+                    written = sorted(changes, key=lambda change: change.order.id)
+                    with conn.cursor() as cursor:
+                        cursor.executemany(
+                            self._sql.update,
+                            [
+                                (
+                                    *_row_values(order_row(change.order))[1:],
+                                    change.order.id,
+                                    change.expected_version,
+                                )
+                                for change in written
+                            ],
+                        )
+                        with cursor.copy(self._sql.copy_outbox) as copy:
+                            copy.set_types(_OUTBOX_TYPES)
+                            for change in written:
+                                copy.write_row(_change_values(change))
+                    self._write_timers(conn, plans)
+            except pg_errors.UniqueViolation:
+                raise self._update_duplicate(conn, [c.order for c in changes]) from None
+        return [change.order for change in changes]
+
+    def _update_duplicate(self, conn: _Connection, orders: list[Order]) -> DuplicateOrder:
+        """Name the first order of a rolled-back update batch whose channel reference is taken."""
+        rows = conn.execute(
+            self._sql.owners,
+            ([o.channel for o in orders], [o.channel_order_id for o in orders]),
+        ).fetchall()
+        owners = {(row[1], row[2]): row[0] for row in rows}
+        for order in orders:
+            owner = owners.get(order.key)
+            if owner is not None and owner != order.id:
+                return key_taken(order, owner)
+        return DuplicateOrder(
+            "the batch gives two orders the same channel reference", order_id=orders[0].id
+        )
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def _write_timers(self, conn: _Connection, plans: Iterable[TimerPlan]) -> None:
+        """Apply timer plans inside the caller's transaction, touching rows in sorted order."""
+        keys, final = _timer_writes(plans)
+        if not keys:
+            return
+        conn.execute(self._sql.lock_timers, ([k[0] for k in keys], [k[1] for k in keys]))
+        cancel = [key for key in keys if final[key] is None]
+        if cancel:
+            conn.execute(self._sql.cancel_timers, ([k[0] for k in cancel], [k[1] for k in cancel]))
+        arm = [(key, arm) for key in keys if (arm := final[key]) is not None]
+        if arm:
+            conn.execute(
+                self._sql.arm_timers,
+                (
+                    [key[0] for key, _ in arm],
+                    [key[1] for key, _ in arm],
+                    [timer.due_at for _, timer in arm],
+                    [timer.level for _, timer in arm],
+                ),
+            )
+
+    def set_timers(self, plans: Iterable[TimerPlan]) -> None:
+        self._check_writable()
+        batch = self.check_timer_plans(plans)
+        if batch:
+            with self._connection() as conn, conn.transaction():
+                self._write_timers(conn, batch)
+
+    def timers(self, order_id: str) -> list[Timer]:
+        return [_timer(row) for row in self._fetch(self._sql.timers_of, (order_id,))]
+
+    def timer_count(self, *, due_before: datetime | None = None) -> int:
+        if due_before is None:
+            return int(self._fetch(self._sql.timer_count)[0][0])
+        return int(self._fetch(self._sql.timer_count_before, (due_before,))[0][0])
+
+    def claim_timers(
+        self, now: datetime, *, limit: int = 100, lease_seconds: float = 60.0
+    ) -> list[Timer]:
+        """Claim up to ``limit`` timers due at ``now``, earliest first, for ``lease_seconds``.
+
+        One ``UPDATE`` over the due timers picked with ``FOR UPDATE SKIP LOCKED``:
+        claimers in any number of processes get disjoint timers and never wait
+        for one another. The lease is counted from ``now`` (the caller's clock).
+        """
+        self._check_writable()
+        until = now + timedelta(seconds=float(lease_seconds))
+        token = new_id()
+        with self._connection() as conn:
+            rows = conn.execute(
+                self._sql.claim_timers, (token, until, now, now, int(limit))
+            ).fetchall()
+        claimed = [_timer(row) for row in rows]
+        claimed.sort(key=lambda timer: (timer.due_at, timer.order_id, timer.name))
+        return claimed
+
+    def finish_timer(
+        self,
+        timer: Timer,
+        *,
+        events: Sequence[OrderEvent] = (),
+        next_due: datetime | None = None,
+        next_level: int | None = None,
+    ) -> bool:
+        """Finish a claimed timer: record ``events`` on its order, then reschedule or delete it.
+
+        One transaction. The order (when there are events) is locked before the
+        timer, in the order ``update_many`` takes them, so the two never deadlock.
+
+        Returns:
+            ``False`` when nothing was written: the claim is no longer held (the
+            timer was cancelled or re-armed, or another worker took it over after
+            its lease lapsed), or its order is gone (the timer is then deleted).
+        """
+        self._check_writable()
+        token = self.check_claimed(timer)
+        key = (timer.order_id, timer.name)
+        with self._connection() as conn, conn.transaction():
+            stored_row = (
+                conn.execute(self._sql.body_for_share, (timer.order_id,)).fetchone()
+                if events
+                else None
+            )
+            if conn.execute(self._sql.held_timer, (*key, token)).fetchone() is None:
+                return False
+            if events and stored_row is None:
+                conn.execute(self._sql.delete_timer, key)
+                return False
+            if stored_row is not None:
+                change = self.events_change(load_stored_order(*stored_row), events)
+                conn.execute(self._sql.record, _change_values(change))
+            if next_due is None:
+                conn.execute(self._sql.delete_timer, key)
+            else:
+                level = next_level if next_level is not None else timer.level + 1
+                conn.execute(self._sql.reschedule_timer, (next_due, level, *key))
+        return True
+
+    def retry_timer(self, timer: Timer, at: datetime) -> bool:
+        self._check_writable()
+        token = self.check_claimed(timer)
+        with self._connection() as conn:
+            cursor = conn.execute(self._sql.retry_timer, (at, timer.order_id, timer.name, token))
+            return cursor.rowcount == 1
 
     def append_events(self, order_id: str, events: Sequence[OrderEvent]) -> None:
         self._check_writable()
