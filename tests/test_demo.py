@@ -14,11 +14,13 @@ import ordercore.demo
 from ordercore import Money, OrderStatus
 from ordercore.demo import DemoSummary, format_summary, run_demo
 from ordercore.errors import ConfigurationError
+from ordercore.lifecycle import BREACHED, TRANSITIONED, default_lifecycle
 from ordercore.progress import Progress
 from ordercore.schema import Order
 from ordercore.storage import OrderQuery, SQLiteStore
 
 NOT_COLLECTED = {"pending_payment", "cancelled"}
+_LIFECYCLE_TITLE = "Lifecycle: {:,} transitions over a simulated day, orders per state and node now"
 
 
 @pytest.fixture(scope="module")
@@ -149,20 +151,89 @@ class TestMoney:
         )
 
 
+class TestLifecycle:
+    def test_orders_move_through_their_lifecycle_and_the_store_agrees(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        """The states shown are those of the stored orders, every transition is in their
+        histories, and cancellations, after-sales and review holds all happen."""
+        summary, text = demo
+        lifecycle = default_lifecycle()
+        stored = _stored_orders(summary.path)
+        assert Counter(lifecycle.state_of(o) for o in stored) == summary.states
+        rows = _section(text, _LIFECYCLE_TITLE.format(summary.transitions))
+        assert {row[0]: int(row[1].replace(",", "")) for row in rows[1:-1]} == summary.states
+        assert summary.transitions > summary.stored
+        for state in ("cancelled.payment_timeout", "after_sale.return_refund"):
+            assert summary.states[state] > 0
+        assert any(state.startswith("under_review") for state in summary.states)
+        with SQLiteStore(summary.path) as store:
+            histories = [store.events(o.id) for o in stored]
+        moves = [e for events in histories for e in events if e.type == TRANSITIONED]
+        assert len(moves) == summary.transitions
+        spec_states = set(lifecycle.spec.state_refs())
+        for event in moves:
+            assert event.actor.id == "demo-warehouse"
+            to = event.to_status.value if event.to_status else None
+            node = event.data["to_node"]
+            assert (to if node is None else f"{to}.{node}") in spec_states
+
+    def test_slas_breach_escalate_and_are_recorded_once_each(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        """Breaches happen at level 1 and escalate to level 2; each is one event on its order,
+        told to the SLA's owner or escalation target from the spec."""
+        summary, text = demo
+        lifecycle = default_lifecycle()
+        levels = Counter(level for (_, level, _), n in summary.breaches.items() for _ in range(n))
+        assert levels[1] > 0 and levels[2] > 0
+        with SQLiteStore(summary.path) as store:
+            breaches = [
+                e
+                for o in _stored_orders(summary.path)
+                for e in store.events(o.id)
+                if e.type == BREACHED
+            ]
+            assert store.timer_count() == summary.open_timers
+        assert len(breaches) == summary.breach_count
+        told = Counter((e.data["state"], e.data["level"], e.data["notify"]) for e in breaches)
+        assert told == summary.breaches
+        for event in breaches:
+            found = lifecycle.sla_of(str(event.data["state"]))
+            assert found is not None
+            notify, _, _ = lifecycle.escalation_after(found[1], int(str(event.data["level"])))
+            assert event.data["notify"] == notify
+            assert float(str(event.data["latency_ms"])) >= 0
+        assert f"SLA breaches: {summary.breach_count:,} breaches handled" in text
+
+    def test_the_same_seed_gives_the_same_day(self, tmp_path: Path) -> None:
+        """The simulated day depends on the seed only, not on when the demo runs."""
+        first = run_demo(tmp_path / "a.db", orders=150, seed=9, progress=False)
+        second = run_demo(tmp_path / "b.db", orders=150, seed=9, progress=False)
+        assert (first.states, first.breaches, first.transitions) == (
+            second.states,
+            second.breaches,
+            second.transitions,
+        )
+        assert first.ok and second.ok
+
+
 class TestWording:
     def test_one_order_is_singular(self, tmp_path: Path) -> None:
         """A one-order demo says "1 order" and "1 outbox message", never "1 orders"."""
         text = format_summary(run_demo(tmp_path / "one.db", orders=1, progress=False))
         assert text.startswith(f"ordercore demo: 1 order in {tmp_path / 'one.db'}\n")
-        assert "1 of 1 order read back; 1 outbox message pending" in text
+        assert "1 of 1 order read back; integrity ok" in text
         assert "over the 1 order," in text
-        assert "1 orders" not in text and "1 messages" not in text
+        for wrong in ("1 orders", "1 messages", "1 transitions", "1 breaches", "1 timers"):
+            assert wrong not in text.replace(",", "")
 
     def test_several_orders_are_plural(self, demo: tuple[DemoSummary, str]) -> None:
         """A bigger run counts in plurals with thousands separators."""
         _, text = demo
         assert text.startswith("ordercore demo: 1,000 orders in ")
-        assert "1,000 of 1,000 orders read back; 1,000 outbox messages pending" in text
+        assert "1,000 of 1,000 orders read back; integrity ok" in text
+        assert " breaches handled, " in text and " timers still running" in text
 
     def test_a_failed_check_is_shown(self, demo: tuple[DemoSummary, str]) -> None:
         """Totals that disagree print DIFFERENT and PROBLEMS FOUND."""

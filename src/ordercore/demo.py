@@ -1,9 +1,11 @@
-"""The demo: a realistic multi-channel batch, stored in SQLite, read back and summed up.
+"""The demo: a realistic multi-channel batch, stored in SQLite, moved through its lifecycle.
 
 ``ordercore demo`` runs :func:`run_demo` and prints :func:`format_summary`. It
 shows, end to end on the embedded default, what the library does with orders from
 seven channels plus POS: one canonical shape, exact money, times normalised across
-zones, a store with an outbox, and totals that add up to the fen.
+zones, a store with an outbox, orders moving through the default lifecycle over a
+simulated working day (some cancelled, some into after-sale, some held for
+review), SLA timers that breach and escalate, and totals that add up to the fen.
 
 The demo only ever deletes a database it made itself: it creates its file
 exclusively and marks it with a table ``ordercore_demo`` holding one marker row.
@@ -15,17 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sqlite3
 import textwrap
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, TextIO
 
 from ordercore.errors import ConfigurationError
+from ordercore.lifecycle import BREACHED, TRANSITIONED, Lifecycle, SlaService, default_lifecycle
 from ordercore.money import Money
+from ordercore.notify import Notification
 from ordercore.progress import Progress
-from ordercore.schema import DiscountFunder, Order, OrderStatus
+from ordercore.schema import Actor, ActorKind, DiscountFunder, Order, OrderStatus
 from ordercore.storage import OrderQuery, SQLiteStore
 from ordercore.testing import OrderFactory
 from ordercore.timestamps import utc_now
@@ -45,6 +51,35 @@ _COLLECTED_STATUSES: Final = frozenset(OrderStatus) - {
 }
 
 _SIDE_FILES: Final = ("-wal", "-shm", "-journal")
+
+#: The simulated working day: rounds of transitions this far apart, the last one now.
+_ROUNDS: Final = 4
+_ROUND_GAP: Final = timedelta(hours=3)
+#: The next step of an order moving forward on the main line, by its state.
+_FORWARD: Final[dict[str, str]] = {
+    "pending_payment": "pay",
+    "paid": "allocate",
+    "allocated": "pick",
+    "picking": "pack",
+    "packed.awaiting_outbound": "ship",
+    "shipped": "start_transit",
+    "in_transit": "deliver",
+    "delivered": "complete",
+    "under_review.risk_review": "release",
+    "under_review.cs_review": "release",
+}
+#: Detours taken now and then, by state: (trigger, chance).
+_DETOURS: Final[dict[str, tuple[tuple[str, float], ...]]] = {
+    "pending_payment": (("close_unpaid", 0.10), ("cancel_by_buyer", 0.05)),
+    "paid": (("hold_for_risk_review", 0.06), ("cancel_by_buyer", 0.04)),
+    "delivered": (("request_return_refund", 0.08), ("request_exchange", 0.03)),
+    "completed": (("request_return_refund", 0.02),),
+    "under_review.risk_review": (("cancel_by_seller", 0.20),),
+    "after_sale.return_refund": (("resolve_after_sale", 0.5),),
+    "after_sale.exchange": (("resolve_after_sale", 0.5),),
+}
+#: Chance that an order waits a round (the warehouse is busy): what makes SLAs breach.
+_WAIT: Final = 0.35
 _WIDTH: Final = 100  # footnotes wrap here
 
 
@@ -136,6 +171,11 @@ class DemoSummary:
         problems: Integrity-check findings (should be none).
         first: The earliest order by placement time (UTC).
         last: The latest order by placement time (UTC).
+        states: Orders per lifecycle state (``"packed.awaiting_outbound"``).
+        transitions: Transitions stored by the lifecycle run.
+        events: Events in the orders' histories, by type.
+        breaches: SLA breaches handled, by (state, escalation level, who was told).
+        open_timers: SLA timers still armed at the end (not yet due).
 
     Example:
         >>> import tempfile, pathlib
@@ -157,6 +197,11 @@ class DemoSummary:
     problems: list[str]
     first: Order | None
     last: Order | None
+    states: Counter[str] = field(default_factory=Counter)
+    transitions: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    breaches: Counter[tuple[str, int, str]] = field(default_factory=Counter)
+    open_timers: int = 0
 
     @property
     def channel_sum(self) -> _MoneyTotals:
@@ -175,13 +220,20 @@ class DemoSummary:
         return all(self.status_counts.get(s.value, 0) == tallied[s.value] for s in OrderStatus)
 
     @property
+    def breach_count(self) -> int:
+        """SLA breaches handled, every escalation level counted."""
+        return sum(self.breaches.values())
+
+    @property
     def ok(self) -> bool:
         """Every order came back, every amount adds up, the store is intact."""
         return (
             self.read_back == self.stored
             and not self.unbalanced
             and not self.problems
-            and self.outbox_pending == self.stored
+            and self.outbox_pending == self.stored + self.transitions + self.breach_count
+            and self.events[TRANSITIONED] == self.transitions
+            and self.events[BREACHED] == self.breach_count
             and self.channel_sum == self.grand_total
             and self.grand_total.balances
             and self.statuses_agree
@@ -252,6 +304,91 @@ def _batch_size(orders: int) -> int:
     return max(1, min(200, orders // 50))
 
 
+class _Inbox:
+    """The demo's notifier: keeps each SLA notification (a real run would use DingTalk or WeCom)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    def notify(self, message: Notification) -> None:
+        self.sent.append(message)
+
+
+def _next_trigger(lifecycle: Lifecycle, order: Order, rnd: random.Random) -> str | None:
+    """What happens to an order this round: a detour, the next step, or nothing."""
+    state = lifecycle.state_of(order)
+    for trigger, chance in _DETOURS.get(state, ()):
+        if rnd.random() < chance:
+            return trigger
+    if rnd.random() < _WAIT:
+        return None
+    return _FORWARD.get(state)
+
+
+def _run_lifecycle(
+    store: SQLiteStore,
+    lifecycle: Lifecycle,
+    *,
+    seed: int,
+    end: datetime,
+    batch_size: int,
+    progress: bool,
+    stream: TextIO | None,
+) -> tuple[int, Counter[tuple[str, int, str]]]:
+    """Move the stored orders through the lifecycle over a simulated day, then run the SLAs.
+
+    Each round, every order either waits, takes its next step on the main line or a
+    detour (cancellation, review hold, after-sale); the rounds happen
+    :data:`_ROUND_GAP` apart, the last at ``end``. Transitions are written in
+    batches with ``transition_many`` (one transaction each, SLA timers included).
+    Then the SLA service runs at ``end`` until nothing is due.
+
+    Returns:
+        The number of transitions stored and the breaches handled.
+    """
+    rnd = random.Random(seed)
+    actor = Actor(kind=ActorKind.RULE, id="demo-warehouse")
+    total = store.count()
+    transitions = 0
+    moved: set[str] = set()
+    start = end - _ROUND_GAP * (_ROUNDS - 1)
+    with Progress(
+        total * _ROUNDS, "orders moved through the lifecycle", stream=stream, enabled=progress
+    ) as bar:
+        for round_no in range(_ROUNDS):
+            now = start + _ROUND_GAP * round_no
+            after = None
+            while page := store.query(OrderQuery(after=after, limit=batch_size)):
+                after = page[-1].sort_key()
+                moves = []
+                for order in page:
+                    trigger = _next_trigger(lifecycle, order, rnd)
+                    if trigger is not None and lifecycle.can(order, trigger):
+                        moves.append((order, trigger))
+                moved.update(order.id for order, _ in moves)
+                if moves:
+                    transitions += len(
+                        lifecycle.transition_many(
+                            store, moves, actor=actor, now=now, reason="demo round"
+                        )
+                    )
+                bar.advance(len(page))
+    # Orders that never moved get the SLA timer of the state they were imported in,
+    # counted from the start of the day.
+    after = None
+    while page := store.query(OrderQuery(after=after, limit=batch_size)):
+        after = page[-1].sort_key()
+        still = [order.evolve(status_since=start) for order in page if order.id not in moved]
+        lifecycle.arm_timers(store, still, now=start)
+    inbox = _Inbox()
+    service = SlaService(store, lifecycle, inbox, clock=lambda: end, batch_size=500)
+    breaches: Counter[tuple[str, int, str]] = Counter()
+    while handled := service.run_once():
+        for breach in handled:
+            breaches[(breach.state, breach.level, breach.notify)] += 1
+    return transitions, breaches
+
+
 def run_demo(
     path: str | Path = "ordercore-demo.db",
     *,
@@ -260,7 +397,11 @@ def run_demo(
     progress: bool = True,
     stream: TextIO | None = None,
 ) -> DemoSummary:
-    """Build ``orders`` multi-channel orders, store them in SQLite at ``path``, read them back.
+    """Build ``orders`` multi-channel orders, store them, move them through the lifecycle.
+
+    The orders are stored in SQLite at ``path``, moved through the default
+    lifecycle over a simulated day with their SLAs run (see :func:`_run_lifecycle`),
+    then read back and summed up.
 
     An earlier demo database at ``path`` is replaced. Any other existing file is
     left alone.
@@ -300,6 +441,15 @@ def run_demo(
                 remaining -= len(batch)
                 bar.advance(len(batch))
 
+        transitions, breaches = _run_lifecycle(
+            store,
+            default_lifecycle(),
+            seed=seed,
+            end=utc_now(),
+            batch_size=batch_size,
+            progress=progress,
+            stream=stream,
+        )
         stored = store.count()
         by_channel_status: Counter[tuple[str, str]] = Counter()
         totals: dict[str, _MoneyTotals] = defaultdict(_MoneyTotals)
@@ -308,6 +458,9 @@ def run_demo(
         first = last = None
         read_back = 0
         after = None
+        states: Counter[str] = Counter()
+        events: Counter[str] = Counter()
+        lifecycle = default_lifecycle()
         with Progress(stored, "orders read back", stream=stream, enabled=progress) as bar:
             while page := store.query(OrderQuery(after=after, limit=batch_size)):
                 for order in page:
@@ -317,6 +470,8 @@ def run_demo(
                     grand.add(order)
                     if not order.amounts.balances:
                         unbalanced.append(order.id)
+                    states[lifecycle.state_of(order)] += 1
+                    events.update(event.type for event in store.events(order.id))
                 first = first or page[0]
                 last = page[-1]
                 after = last.sort_key()
@@ -334,15 +489,20 @@ def run_demo(
             problems=store.integrity_check(),
             first=first,
             last=last,
+            states=states,
+            transitions=transitions,
+            events=events,
+            breaches=breaches,
+            open_timers=store.timer_count(),
         )
 
 
 # -- the printed summary ----------------------------------------------------------------
 
 
-def _count(number: int, noun: str) -> str:
-    """``1 order``, ``2 orders``, ``1,000 orders``."""
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+def _count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 order``, ``2 orders``, ``1,000 orders`` (``plural`` when it is not ``noun + s``)."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {plural or noun + 's'}"
 
 
 def _table(header: list[str], rows: list[list[str]], footer: list[str]) -> list[str]:
@@ -385,6 +545,31 @@ def format_summary(summary: DemoSummary) -> str:
         ["status", *channels, "all"],
         status_rows,
         ["all", *(f"{n:,}" for n in per_channel), f"{sum(per_channel):,}"],
+    )
+    lines.append("")
+
+    lines.append(
+        f"Lifecycle: {_count(summary.transitions, 'transition')} over a simulated day, "
+        "orders per state and node now"
+    )
+    state_rows = [[state, f"{count:,}"] for state, count in sorted(summary.states.items())]
+    lines += _table(["state", "orders"], state_rows, ["all", f"{sum(summary.states.values()):,}"])
+    history = ", ".join(f"{type_} {n:,}" for type_, n in sorted(summary.events.items()))
+    lines.append(f"events in the orders' histories: {history or 'none'}")
+    lines.append("")
+
+    lines.append(
+        f"SLA breaches: {_count(summary.breach_count, 'breach', 'breaches')} handled, "
+        f"{_count(summary.open_timers, 'timer')} still running"
+    )
+    breach_rows = [
+        [state, str(level), notify, f"{count:,}"]
+        for (state, level, notify), count in sorted(summary.breaches.items())
+    ]
+    lines += _table(
+        ["state", "level", "notified", "breaches"],
+        breach_rows,
+        ["all", "", "", f"{summary.breach_count:,}"],
     )
     lines.append("")
 
@@ -452,9 +637,14 @@ def format_summary(summary: DemoSummary) -> str:
         "check: store.count(status=...) gives the counts above for every status -> "
         f"{'yes' if summary.statuses_agree else 'NO'}"
     )
+    expected = summary.stored + summary.transitions + summary.breach_count
     lines.append(
-        f"check: {summary.read_back:,} of {_count(summary.stored, 'order')} read back; "
-        f"{_count(summary.outbox_pending, 'outbox message')} pending; integrity "
+        f"check: {_count(summary.outbox_pending, 'outbox message')} pending, one per order "
+        f"stored, transition and breach ({expected:,}) -> "
+        f"{'yes' if summary.outbox_pending == expected else 'NO'}"
+    )
+    lines.append(
+        f"check: {summary.read_back:,} of {_count(summary.stored, 'order')} read back; integrity "
         f"{'ok' if not summary.problems else '; '.join(summary.problems)}"
     )
     if summary.first is not None and summary.last is not None:
