@@ -131,7 +131,7 @@ class TestHold:
         self, store: OrderStore, paid: Order
     ) -> None:
         """A reason outside HoldReason is refused, naming the known ones; nothing is written."""
-        with pytest.raises(ConfigurationError, match="unknown hold reason 'weather'.*risk"):
+        with pytest.raises(ConfigurationError, match=r"unknown hold reason 'weather'.*risk"):
             hold(default_lifecycle(), store, paid, "weather", actor=RULE)
         assert store.get(paid.id).version == 1
 

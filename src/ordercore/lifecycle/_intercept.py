@@ -3,7 +3,7 @@
 A refund, a cancellation, an address or memo change, or word that the goods
 already left from elsewhere may reach ordercore after the order was released to
 the warehouse (``allocated``, ``picking``, ``packed`` and their nodes).
-:func:`intercept` then, in one ``store.update``:
+:func:`intercept` then, in one store transaction:
 
 - holds the order at once at ``under_review.recall_requested`` (trigger
   ``request_recall``), recording where it was (``intercepted_from``, also kept as
@@ -38,11 +38,12 @@ import attrs
 from ordercore.errors import ConfigurationError, InvalidTransition
 from ordercore.lifecycle._holds import Hold, HoldReason, _aware, _json_time, hold_trigger
 from ordercore.schema import Actor, Order, OrderEvent, OrderStatus
+from ordercore.storage import OrderUpdate
 
 if TYPE_CHECKING:
     from ordercore.lifecycle._engine import Guard, Lifecycle, Transition, TransitionContext
     from ordercore.lifecycle._spec import LifecycleSpec
-    from ordercore.storage import OrderStore
+    from ordercore.storage import OrderStore, TimerPlan
 
 __all__ = [
     "AFTER_SALE_FOLLOW_UP",
@@ -325,6 +326,20 @@ def _latency_ms(received_at: datetime, held_at: datetime) -> int:
     return max(0, math.floor((held_at - received_at).total_seconds() * 1000))
 
 
+def _write(
+    store: OrderStore,
+    order: Order,
+    events: list[OrderEvent],
+    timers: TimerPlan | None,
+    actor: Actor,
+) -> Order:
+    """One transaction: the order, its events, its outbox message and its SLA timers."""
+    if timers is None or timers.empty:
+        return store.update(order, events=events, actor=actor)
+    (stored,) = store.update_many([OrderUpdate(order, events=events, timers=timers)], actor=actor)
+    return stored
+
+
 def _stamped(events: list[OrderEvent], version: int) -> list[OrderEvent]:
     return [event.model_copy(update={"order_version": version}) for event in events]
 
@@ -347,7 +362,7 @@ def intercept(
 
     - ``allocated``, ``picking``, ``packed`` (and their nodes): ``request_recall``
       to ``under_review.recall_requested``, plus an ``order.recall_requested``
-      event, in one ``store.update`` (one transaction, one outbox message);
+      event, in one store transaction (one outbox message, the SLA timers moved);
     - ``paid``: an ordinary hold (``address_change``: address check; any other
       cause: customer-service review). Cancelling or refunding it is then the
       caller's ordinary ``cancel_by_buyer`` / ``request_refund_only``;
@@ -503,7 +518,7 @@ def _recall(
             "source_event": record["source_event"],
         },
     )
-    stored = store.update(done.order, events=[done.event, request], actor=actor)
+    stored = _write(store, done.order, [done.event, request], done.timers, actor)
     event, recall_event = _stamped([done.event, request], stored.version)
     return Interception(
         order=stored,
@@ -569,7 +584,7 @@ def _cleared(order: Order) -> Order:
 
 
 def _store(store: OrderStore, done: Transition, order: Order, actor: Actor) -> Transition:
-    stored = store.update(order, events=[done.event], actor=actor)
+    stored = _write(store, order, [done.event], done.timers, actor)
     event = done.event.model_copy(update={"order_version": stored.version})
     return attrs.evolve(done, order=stored, event=event)
 
