@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ordercore.errors import VersionConflict
+from ordercore.schema import Actor, ActorKind, OrderEvent
+from ordercore.storage import Timer
+from ordercore.timestamps import utc_now
 from ordercore_postgres import PostgresStore
+
+#: The event a timer worker records on an order when its timer fires.
+BREACH: str = "order.sla_breached"
+
+
+def breach_event(timer: Timer, worker: str) -> OrderEvent:
+    """The event recording that ``timer`` fired, handled by ``worker``."""
+    return OrderEvent(
+        order_id=timer.order_id,
+        type=BREACH,
+        actor=Actor(kind=ActorKind.TIMER, id=worker),
+        data={"timer": timer.name, "level": timer.level, "attempts": timer.attempts},
+    )
 
 
 def drain_outbox(url: str, schema: str, index: int, barrier: Any, results: Any) -> None:
@@ -41,6 +58,50 @@ def race_versions(
                 else:
                     outcomes.append((version, "won", None))
         results.put((index, outcomes))
+    except BaseException as exc:
+        results.put((index, repr(exc)))
+        raise
+
+
+def drain_timers(url: str, schema: str, index: int, barrier: Any, results: Any) -> None:
+    """Claim due timers and finish each with a breach event until none are left.
+
+    Reports ``(finished, lost)``: the ``(order_id, name)`` of every timer this
+    process finished, and of every one whose finish returned False.
+    """
+    try:
+        worker = f"timer-worker-{index}"
+        with PostgresStore.from_url(url, schema=schema, min_size=1, max_size=1) as store:
+            barrier.wait(timeout=60)
+            finished: list[tuple[str, str]] = []
+            lost: list[tuple[str, str]] = []
+            while batch := store.claim_timers(utc_now(), limit=25, lease_seconds=300):
+                for timer in batch:
+                    done = store.finish_timer(timer, events=[breach_event(timer, worker)])
+                    (finished if done else lost).append((timer.order_id, timer.name))
+        results.put((index, (finished, lost)))
+    except BaseException as exc:
+        results.put((index, repr(exc)))
+        raise
+
+
+def take_over_timer(url: str, schema: str, index: int, barrier: Any, results: Any) -> None:
+    """Wait for a due timer whose lease lapsed, claim it and finish it with a breach event.
+
+    Reports ``(order_id, name, attempts, finished)`` of the timer taken over.
+    """
+    try:
+        worker = f"timer-worker-{index}"
+        with PostgresStore.from_url(url, schema=schema, min_size=1, max_size=1) as store:
+            barrier.wait(timeout=60)
+            deadline = time.monotonic() + 60
+            while not (claimed := store.claim_timers(utc_now(), limit=10, lease_seconds=300)):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no timer became claimable within 60 seconds")
+                time.sleep(0.05)
+            [timer] = claimed
+            done = store.finish_timer(timer, events=[breach_event(timer, worker)])
+        results.put((index, (timer.order_id, timer.name, timer.attempts, done)))
     except BaseException as exc:
         results.put((index, repr(exc)))
         raise

@@ -11,12 +11,9 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import json
-import multiprocessing
 import os
-import queue
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +39,9 @@ from ordercore.testing import OrderFactory, StoreConformance
 from ordercore_postgres import MIGRATIONS, PostgresStore
 
 URL = os.environ.get("ORDERCORE_TEST_POSTGRES_URL", "")
+
+#: The ``run_processes`` fixture (conftest.py): target, argument tuples -> reports by index.
+RunProcesses = Callable[[Callable[..., None], list[tuple[Any, ...]]], dict[int, Any]]
 
 pytestmark = [
     pytest.mark.postgres,
@@ -463,57 +463,18 @@ class TestAtomicity:
 # -- several processes ---------------------------------------------------------------------
 
 
-def _run_processes(target: Callable[..., None], args: list[tuple[Any, ...]]) -> dict[int, Any]:
-    """Run ``target`` in one spawned process per argument tuple; return what each reported."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(args))
-    results = context.Queue()
-    processes = [
-        context.Process(target=target, args=(*arg, index, barrier, results))
-        for index, arg in enumerate(args)
-    ]
-    for process in processes:
-        process.start()
-    reported: dict[int, Any] = {}
-    deadline = time.monotonic() + 120
-    try:
-        while len(reported) < len(processes):
-            try:
-                index, value = results.get(timeout=0.5)
-            except queue.Empty:
-                silent = [p.exitcode for i, p in enumerate(processes) if i not in reported]
-                if any(code is not None for code in silent) or time.monotonic() > deadline:
-                    pytest.fail(f"a worker process died or hung without reporting: {silent}")
-            else:
-                reported[index] = value
-    finally:
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():  # pragma: no cover - only when a worker hangs
-                process.kill()
-                process.join()
-        results.close()
-        results.join_thread()
-    failed = {index: value for index, value in reported.items() if isinstance(value, str)}
-    assert not failed, failed
-    return reported
-
-
-@pytest.fixture
-def workers(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The module of the child processes' work, importable by name in spawned children."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent))
-    return importlib.import_module("postgres_store_workers")
-
-
 class TestSeveralProcesses:
     def test_workers_in_several_processes_get_each_message_once(
-        self, schema: str, open_schema: Callable[..., PostgresStore], workers: ModuleType
+        self,
+        schema: str,
+        open_schema: Callable[..., PostgresStore],
+        workers: ModuleType,
+        run_processes: RunProcesses,
     ) -> None:
         """Four processes draining 2,000 outbox messages are handed every message exactly once."""
         store = open_schema()
         store.put_many(list(OrderFactory(seed=4).orders(2000)))
-        reported = _run_processes(workers.drain_outbox, [(URL, schema)] * 4)
+        reported = run_processes(workers.drain_outbox, [(URL, schema)] * 4)
         everything = [message_id for claimed in reported.values() for message_id in claimed]
         assert len(everything) == 2000
         assert len(set(everything)) == 2000
@@ -522,13 +483,17 @@ class TestSeveralProcesses:
         assert store.claim_outbox(10, lease_seconds=0) == []
 
     def test_processes_racing_on_each_version_have_exactly_one_winner(
-        self, schema: str, open_schema: Callable[..., PostgresStore], workers: ModuleType
+        self,
+        schema: str,
+        open_schema: Callable[..., PostgresStore],
+        workers: ModuleType,
+        run_processes: RunProcesses,
     ) -> None:
         """R6 across processes: of four updates based on one version, one wins, three conflict."""
         trials = 200
         store = open_schema()
         order = store.put(OrderFactory(seed=5).order(status="paid"))
-        reported = _run_processes(workers.race_versions, [(URL, schema, order.id, trials)] * 4)
+        reported = run_processes(workers.race_versions, [(URL, schema, order.id, trials)] * 4)
         by_version: dict[int, list[tuple[str, int | None]]] = {}
         for outcomes in reported.values():
             for version, outcome, actual in outcomes:
