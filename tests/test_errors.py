@@ -12,6 +12,7 @@ import pytest
 from ordercore import errors
 from ordercore.errors import (
     DOCS_URL,
+    AdjustmentError,
     AllocationError,
     ConfigurationError,
     CurrencyMismatch,
@@ -23,7 +24,9 @@ from ordercore.errors import (
     GuardFailed,
     IdempotencyConflict,
     IdError,
+    InsufficientStock,
     InvalidTransition,
+    InventoryError,
     LifecycleSpecError,
     LineNotFound,
     MigrationError,
@@ -35,6 +38,8 @@ from ordercore.errors import (
     PluginError,
     PluginLoadError,
     PluginNotFound,
+    ReservationNotFound,
+    ReservationStateError,
     SchemaError,
     SchemaVersionError,
     StoreClosed,
@@ -42,6 +47,8 @@ from ordercore.errors import (
     StoreReadOnly,
     StoreURLError,
     TimeParseError,
+    TransferError,
+    UnknownLocation,
     VersionConflict,
     all_error_classes,
 )
@@ -123,6 +130,23 @@ SAMPLES: dict[type[OrderCoreError], Callable[[], OrderCoreError]] = {
         "dingtalk refused: errcode 310000", notifier="dingtalk", status="310000"
     ),
     StoreReadOnly: lambda: StoreReadOnly("the store sqlite:///orders.db?mode=ro is read-only"),
+    InventoryError: lambda: InventoryError("the reservation could not be written"),
+    InsufficientStock: lambda: InsufficientStock(
+        "SKU-1 at hz: 3 requested, 2 available",
+        sku="SKU-1",
+        location="hz",
+        requested=3,
+        available=2,
+    ),
+    ReservationNotFound: lambda: ReservationNotFound("no reservation R1", reservation_id="R1"),
+    ReservationStateError: lambda: ReservationStateError(
+        "R1 is released", reservation_id="R1", status="released", operation="commit"
+    ),
+    UnknownLocation: lambda: UnknownLocation("no location 'bj'", location="bj"),
+    AdjustmentError: lambda: AdjustmentError(
+        "A1 is approved", adjustment_id="A1", status="approved"
+    ),
+    TransferError: lambda: TransferError("T1 is received", transfer_id="T1", status="received"),
 }
 
 CLASSES = all_error_classes()

@@ -29,6 +29,13 @@ already catches those keeps working.
     ├── InvalidTransition ............................. lifecycle-invalid-transition
     │   └── GuardFailed ............................... lifecycle-guard-failed
     ├── NotifyError ................................... notify-failed
+    ├── InventoryError ................................ inventory-failed
+    │   ├── InsufficientStock ......................... inventory-insufficient
+    │   ├── ReservationNotFound (LookupError) ......... inventory-reservation-not-found
+    │   ├── ReservationStateError ..................... inventory-reservation-state
+    │   ├── UnknownLocation (LookupError) ............. inventory-unknown-location
+    │   ├── AdjustmentError ........................... inventory-adjustment
+    │   └── TransferError ............................. inventory-transfer
     └── StoreError .................................... store-failed
         ├── OrderNotFound (LookupError) ............... order-not-found
         ├── DuplicateOrder ............................ order-duplicate
@@ -52,6 +59,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 __all__ = [
+    "AdjustmentError",
     "AllocationError",
     "ConfigurationError",
     "CurrencyMismatch",
@@ -63,7 +71,9 @@ __all__ = [
     "GuardFailed",
     "IdError",
     "IdempotencyConflict",
+    "InsufficientStock",
     "InvalidTransition",
+    "InventoryError",
     "LifecycleSpecError",
     "LineNotFound",
     "MigrationError",
@@ -75,6 +85,8 @@ __all__ = [
     "PluginError",
     "PluginLoadError",
     "PluginNotFound",
+    "ReservationNotFound",
+    "ReservationStateError",
     "SchemaError",
     "SchemaVersionError",
     "StoreClosed",
@@ -82,6 +94,8 @@ __all__ = [
     "StoreReadOnly",
     "StoreURLError",
     "TimeParseError",
+    "TransferError",
+    "UnknownLocation",
     "VersionConflict",
     "all_error_classes",
 ]
@@ -638,6 +652,116 @@ class StoreReadOnly(StoreError):
     """A write was attempted on a store opened read-only (``?mode=ro``)."""
 
     code = "store-read-only"
+
+
+# -- inventory --------------------------------------------------------------------------
+
+
+class InventoryError(OrderCoreError):
+    """An inventory operation could not be carried out; nothing was changed."""
+
+    code = "inventory-failed"
+
+
+class InsufficientStock(InventoryError):
+    """A reservation (or a commit, transfer or adjustment) needs more stock than is available.
+
+    Attributes:
+        sku: The merchant SKU.
+        location: The location checked (``None``: all locations together).
+        requested: Units asked for (the lines of one SKU summed).
+        available: Units available there when it was checked.
+        channel: The channel whose quota limited it, when a quota did.
+    """
+
+    code = "inventory-insufficient"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sku: str,
+        location: str | None,
+        requested: int,
+        available: int,
+        channel: str | None = None,
+    ) -> None:
+        self.sku = sku
+        self.location = location
+        self.requested = requested
+        self.available = available
+        self.channel = channel
+        super().__init__(message)
+
+
+class ReservationNotFound(InventoryError, LookupError):
+    """No reservation has that id."""
+
+    code = "inventory-reservation-not-found"
+
+    def __init__(self, message: str, *, reservation_id: str) -> None:
+        self.reservation_id = reservation_id
+        super().__init__(message)
+
+
+class ReservationStateError(InventoryError):
+    """The reservation is not in a state that allows the operation (commit a released one).
+
+    Attributes:
+        reservation_id: The reservation.
+        status: Its status now.
+        operation: What was attempted (``commit``, ``release``, ``modify``...).
+    """
+
+    code = "inventory-reservation-state"
+
+    def __init__(self, message: str, *, reservation_id: str, status: str, operation: str) -> None:
+        self.reservation_id = reservation_id
+        self.status = status
+        self.operation = operation
+        super().__init__(message)
+
+
+class UnknownLocation(InventoryError, LookupError):
+    """A stock location that the inventory does not know."""
+
+    code = "inventory-unknown-location"
+
+    def __init__(self, message: str, *, location: str) -> None:
+        self.location = location
+        super().__init__(message)
+
+
+class AdjustmentError(InventoryError):
+    """A stock adjustment cannot be approved, rejected or applied (wrong state or actor).
+
+    Attributes:
+        adjustment_id: The adjustment.
+        status: Its status now.
+    """
+
+    code = "inventory-adjustment"
+
+    def __init__(self, message: str, *, adjustment_id: str, status: str) -> None:
+        self.adjustment_id = adjustment_id
+        self.status = status
+        super().__init__(message)
+
+
+class TransferError(InventoryError):
+    """A stock transfer cannot be received or cancelled in its state.
+
+    Attributes:
+        transfer_id: The transfer.
+        status: Its status now.
+    """
+
+    code = "inventory-transfer"
+
+    def __init__(self, message: str, *, transfer_id: str, status: str) -> None:
+        self.transfer_id = transfer_id
+        self.status = status
+        super().__init__(message)
 
 
 def _restore(cls: type[OrderCoreError], message: str, state: dict[str, Any]) -> OrderCoreError:
