@@ -16,6 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,7 +35,7 @@ from ordercore.errors import (
     VersionConflict,
 )
 from ordercore.schema import OrderStatus
-from ordercore.storage import OrderStore
+from ordercore.storage import OrderStore, OrderUpdate, TimerArm, TimerPlan
 from ordercore.testing import OrderFactory, StoreConformance
 from ordercore_postgres import MIGRATIONS, PostgresStore
 
@@ -305,6 +306,62 @@ class TestMigrations:
         with pytest.raises(MigrationError, match="999"):
             open_schema()
 
+    def test_a_schema_at_step_2_gains_the_timers_table_without_loss(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """A database migrated before timers existed gets step 3 on open; its data stays."""
+        factory = OrderFactory(seed=71)
+        store = open_schema()
+        stored = store.put_many(list(factory.orders(5, status="paid"))).orders
+        changed = store.update(stored[0].evolve(status=OrderStatus.ALLOCATED))
+        store.close()
+        with _admin() as conn, conn.transaction():
+            conn.execute(f'DROP TABLE "{schema}".timers')
+            conn.execute(f'DELETE FROM "{schema}".ordercore_migrations WHERE version = 3')
+        barrier = threading.Barrier(4)
+
+        def open_at_once(_: int) -> dict[str, int]:
+            barrier.wait(timeout=30)
+            return open_schema(min_size=0).schema_versions()
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert list(pool.map(open_at_once, range(4))) == [{"orders": 3}] * 4
+        store = open_schema()
+        assert store.count() == 5
+        assert store.get(changed.id).version == 2
+        assert store.integrity_check() == []
+        with _admin() as conn:
+            versions = conn.execute(
+                f'SELECT version FROM "{schema}".ordercore_migrations '
+                "WHERE component = 'orders' ORDER BY version"
+            ).fetchall()
+            key = conn.execute(
+                "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index i "
+                "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                "WHERE i.indrelid = %s::regclass AND i.indisprimary",
+                (f'"{schema}".timers',),
+            ).fetchone()
+            due_index = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+                (schema, "timers_due"),
+            ).fetchone()
+        assert versions == [(1,), (2,), (3,)]
+        assert key == (["order_id", "name"],)
+        assert due_index is not None and due_index[0].endswith("(due_at)")
+        due = datetime(2026, 3, 1, tzinfo=UTC)
+        store.update_many(
+            [
+                OrderUpdate(
+                    store.get(stored[1].id).evolve(status=OrderStatus.ALLOCATED),
+                    timers=TimerPlan(stored[1].id, arm=[TimerArm("sla", due)]),
+                )
+            ]
+        )
+        [timer] = store.claim_timers(due)
+        assert (timer.order_id, timer.level, timer.attempts) == (stored[1].id, 1, 1)
+        assert store.finish_timer(timer) and store.timer_count() == 0
+
 
 class TestUpgradeFromVersionOne:
     def test_a_schema_of_ordercore_postgres_0_1_migrates_without_loss(
@@ -386,6 +443,11 @@ class TestUpgradeFromVersionOne:
         assert store.integrity_check() == []
         stored = store.put(OrderFactory(seed=70).order())
         assert store.claim_outbox(100)[-1].aggregate_id == stored.id
+        due = datetime(2026, 3, 1, tzinfo=UTC)
+        store.set_timers(TimerPlan(order_id, arm=[TimerArm("sla", due)]) for order_id, _ in bodies)
+        assert store.timer_count() == len(bodies)
+        claimed = store.claim_timers(due, limit=len(bodies))
+        assert sorted(t.order_id for t in claimed) == sorted(order_id for order_id, _ in bodies)
 
 
 class TestAtomicity:
