@@ -102,10 +102,18 @@ def douyin(order_status: int, main_status: int) -> Order:
     def edit(payload: Any) -> None:
         shop_order = payload["data"]["shop_order_list"][0]
         shop_order.update(order_status=order_status, main_status=main_status)
-        if order_status in (1, 105, 2):
+        unshipped = order_status in (1, 105, 2)
+        if unshipped:
             shop_order["logistics_info"] = []
+        for item in (shop_order, *shop_order["sku_order_list"]):
+            item.update(order_status=order_status, main_status=main_status)
+            if unshipped:  # the doc example sets every time; an unshipped order has none
+                for key in ("ship_time", "finish_time", "logistics_receipt_time"):
+                    item.pop(key, None)
+                item.pop("confirm_receipt_time", None)
+            if order_status == 1:
+                item.pop("pay_time", None)
         for sku in shop_order["sku_order_list"]:
-            sku.update(order_status=order_status, main_status=main_status)
             sku["after_sale_info"] = {"after_sale_status": 0}
 
     return edited("douyin_order.json", channel_samples.map_douyin, edit)
@@ -217,8 +225,13 @@ class TestSequences:
     def test_out_of_order_sequence_never_goes_backwards(self) -> None:
         """Taobao statuses shuffled: every move is legal, forward, and the end is completed."""
         lifecycle = default_lifecycle()
-        order = channel_samples.taobao_order().evolve(
-            status="pending_payment", channel_status={"value": "WAIT_BUYER_PAY"}
+        order = channel_samples.taobao_order().evolve(  # the finished sample, before payment
+            status="pending_payment",
+            channel_status={"value": "WAIT_BUYER_PAY"},
+            paid_at=None,
+            shipped_at=None,
+            completed_at=None,
+            shipments=(),
         )
         sequence = [
             "WAIT_SELLER_SEND_GOODS",
