@@ -31,7 +31,9 @@ transaction, in this order, and a backend takes its locks as it goes:
 3. :meth:`~InventoryTxn.lock_stock` with the keys sorted, then
    :meth:`~InventoryTxn.change_stock` calls in sorted key order (or on keys
    already locked), then
-4. quotas, ledger, records, backorder queue and outbox writes.
+4. quotas, ledger, records, backorder queue and outbox writes;
+5. backorder retries last: ``get_reservation(..., lock=True, skip_locked=True)``
+   of queued reservations, then more ``change_stock`` calls on their keys.
 
 A row lock is never held across a network call: the engine does no I/O inside
 a transaction other than the backend's own statements.
@@ -229,8 +231,16 @@ class InventoryTxn(Protocol):
 
     # -- reservations -----------------------------------------------------------------
 
-    def get_reservation(self, reservation_id: str, *, lock: bool = False) -> str | None:
+    def get_reservation(
+        self, reservation_id: str, *, lock: bool = False, skip_locked: bool = False
+    ) -> str | None:
         """Read a reservation record (JSON), locking its row when ``lock`` is true.
+
+        With ``skip_locked`` (and ``lock``), a row locked by another transaction is
+        not waited for: the call returns ``None`` as if the row were missing
+        (PostgreSQL: ``FOR UPDATE SKIP LOCKED``). The engine uses it when it
+        retries backorders after having locked stock rows, which is the reverse
+        of the usual lock order; a reservation skipped that way is retried later.
 
         Returns:
             The JSON text given to the last insert/update, or ``None``.
