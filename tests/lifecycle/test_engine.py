@@ -80,7 +80,7 @@ class TestReading:
         lifecycle = default_lifecycle()
         order = factory.order(channel="taobao", status="packed").evolve(node="awaiting_outbound")
         assert lifecycle.state_of(order) == "packed.awaiting_outbound"
-        assert lifecycle.triggers(order) == ["request_refund_only", "ship", "ship_partially"]
+        assert lifecycle.triggers(order) == ["request_recall", "request_refund_only", "ship", "ship_partially"]
 
     def test_an_unknown_node_counts_as_the_status(self, factory: OrderFactory) -> None:
         """An order at a node the lifecycle does not know gets its status's transitions."""
@@ -553,3 +553,37 @@ class TestFailuresChangeNothing:
                 store, [(order, "allocate"), (order, "hold_for_risk_review")], actor=RULE
             )
         assert store.get(order.id).version == 1
+
+
+class TestShippingAndRefundsAfterShipment:
+    def test_a_held_line_stops_a_full_shipment_but_not_a_partial_one(self) -> None:
+        """no_line_held: with do_not_ship lines, only the rest may leave (ship_partially)."""
+        lifecycle = default_lifecycle()
+        packed = OrderFactory(seed=31).order(channel="taobao", status="packed")
+        held = packed.with_attribute("do_not_ship", [packed.lines[0].line_id])
+        with pytest.raises(GuardFailed) as caught:
+            lifecycle.apply(held, "ship", actor=RULE, now=NOW)
+        assert caught.value.guard == "no_line_held"
+        assert lifecycle.apply(held, "ship_partially", actor=RULE, now=NOW).to_node == (
+            "partially_shipped"
+        )
+        reported = lifecycle.apply(
+            held, "ship", actor=RULE, now=NOW, data={"channel_status": {"value": "SHIPPED"}}
+        )
+        assert reported.to_status is OrderStatus.SHIPPED  # the platform already shipped it
+        assert lifecycle.apply(packed, "ship", actor=RULE, now=NOW).to_status is (
+            OrderStatus.SHIPPED
+        )
+
+    def test_a_refund_on_the_way_returns_the_parcel_and_a_full_refund_closes_the_order(
+        self,
+    ) -> None:
+        """shipped / in_transit -> after_sale.return_refund -> cancelled.refunded_after_shipping."""
+        lifecycle = default_lifecycle()
+        for status in ("shipped", "in_transit"):
+            order = OrderFactory(seed=32).order(channel="taobao", status=status)
+            back = lifecycle.apply(order, "request_return_refund", actor=RULE, now=NOW)
+            assert back.state == "after_sale.return_refund"
+            closed = lifecycle.apply(back.order, "close_refunded", actor=RULE, now=NOW)
+            assert closed.state == "cancelled.refunded_after_shipping"
+            assert closed.order.cancelled_at is not None

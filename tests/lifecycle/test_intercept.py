@@ -296,11 +296,18 @@ class TestNotInTheWarehouse:
     def test_a_lifecycle_without_the_recall_refuses_warehouse_orders(
         self, store: OrderStore
     ) -> None:
-        """The default lifecycle has no request_recall yet: InvalidTransition names it."""
+        """A lifecycle without request_recall: InvalidTransition names the trigger."""
+        spec = default_spec()
+        without = spec.model_copy(
+            update={
+                "transitions": tuple(t for t in spec.transitions if t.trigger != "request_recall")
+            }
+        )
         order = put(store, "picking")
         with pytest.raises(InvalidTransition) as caught:
-            intercept(default_lifecycle(), store, order, "refund", received_at=RECEIVED, actor=BOT)
+            intercept(Lifecycle(without), store, order, "refund", received_at=RECEIVED, actor=BOT)
         assert caught.value.trigger == "request_recall"
+        assert store.get(order.id).version == 1
 
 
 class TestAnswers:
@@ -532,17 +539,17 @@ class TestTheLifecycle:
         assert interception_spec(once) == once
         assert "under_review.recall_requested" in once.state_refs()
 
-    def test_the_default_lifecycle_is_unchanged_by_the_extension(self) -> None:
-        """interception_spec() leaves default_spec() as it was."""
-        interception_spec()
-        assert "under_review.recall_requested" not in default_spec().state_refs()
+    def test_the_default_lifecycle_already_has_the_extension(self) -> None:
+        """The default spec includes interception: extending it changes nothing."""
+        assert "under_review.recall_requested" in default_spec().state_refs()
+        assert interception_spec() == default_spec()
 
-    def test_the_extension_needs_its_guards(self) -> None:
-        """Built without INTERCEPTION_GUARDS, the extended spec is refused naming a guard."""
-        from ordercore.errors import LifecycleSpecError
+    def test_the_interception_guards_are_built_in(self) -> None:
+        """Every lifecycle knows the interception guards by name, as the default's own guards."""
+        from ordercore.lifecycle import BUILTIN_GUARDS
 
-        with pytest.raises(LifecycleSpecError, match=r"no_recall_pending|resumes_where"):
-            Lifecycle(interception_spec())
+        assert all(BUILTIN_GUARDS[name] is guard for name, guard in INTERCEPTION_GUARDS.items())
+        assert Lifecycle(interception_spec()).spec == default_spec()
 
     def test_the_recall_node_has_a_short_sla(self) -> None:
         """The warehouse has 30 minutes to answer; then the operations manager is told."""

@@ -29,6 +29,7 @@ from ordercore.errors import (
     InvalidTransition,
     OrderCoreError,
 )
+from ordercore.lifecycle._intercept import INTERCEPTION_GUARDS
 from ordercore.lifecycle._spec import (
     SLA,
     LifecycleSpec,
@@ -757,6 +758,20 @@ def not_custom_made(order: Order, context: TransitionContext) -> bool:
     return True
 
 
+def no_line_held(order: Order, context: TransitionContext) -> bool:
+    """No line is held back from shipping (the order's ``do_not_ship`` list is empty).
+
+    :func:`~ordercore.lifecycle.follow` flags lines whose after-sale covers units
+    not yet shipped; those may leave only with a partial shipment of the rest. A
+    transition recording the channel's own status (data with ``channel_status``) is
+    exempt: the platform already shipped.
+    """
+    if "channel_status" in context.data:
+        return True
+    held = order.attribute("do_not_ship")
+    return not held
+
+
 def person_actor(order: Order, context: TransitionContext) -> bool:
     """The change is made by a person (a forced approval must name who)."""
     return context.actor.kind is ActorKind.PERSON
@@ -796,6 +811,7 @@ def fully_shipped(order: Order, context: TransitionContext) -> bool:
 BUILTIN_GUARDS: Final[Mapping[str, Guard]] = {
     "b2b_pooled": b2b_pooled,
     "fully_shipped": fully_shipped,
+    "no_line_held": no_line_held,
     "not_custom_made": not_custom_made,
     "parcel_not_picked_up": parcel_not_picked_up,
     "person_actor": person_actor,
@@ -804,6 +820,8 @@ BUILTIN_GUARDS: Final[Mapping[str, Guard]] = {
     "production_done": production_done,
     "reason_given": reason_given,
     "stock_locked": stock_locked,
+    # Interception: no_recall_pending, not_shipped_twice, resumes_where_intercepted.
+    **INTERCEPTION_GUARDS,
 }
 
 

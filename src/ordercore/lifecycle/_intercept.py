@@ -255,11 +255,18 @@ def no_recall_pending(order: Order, context: TransitionContext) -> bool:
 def not_shipped_twice(order: Order, context: TransitionContext) -> bool:
     """The order has not been shipped before, unless this ships the rest of a partial shipment.
 
-    An order with ``shipped_at`` set (stamped by its first shipment, or by a refused
-    recall whose parcel had left) is shipped; only ``shipped.partially_shipped``
-    ships again.
+    An order with ``shipped_at`` set (stamped by its first shipment, by a refused
+    recall whose parcel had left, or by the channel when it was shipped elsewhere)
+    is shipped; only ``shipped.partially_shipped`` ships again. A transition that
+    records the channel's own status (its data carries ``channel_status``, as
+    :func:`~ordercore.lifecycle.follow` writes) is exempt: it reports a shipment
+    the platform already made, whose ``shipped_at`` came from the channel.
     """
-    return context.from_node == "partially_shipped" or order.shipped_at is None
+    return (
+        context.from_node == "partially_shipped"
+        or order.shipped_at is None
+        or "channel_status" in context.data
+    )
 
 
 def resumes_where_intercepted(order: Order, context: TransitionContext) -> bool:
