@@ -107,7 +107,7 @@ def test_a_fractional_forecast_rounds_the_threshold_up() -> None:
 def test_a_window_without_sales_forecasts_nothing_and_never_alerts() -> None:
     quiet = [entry(1, NOW - timedelta(days=40), EntryKind.COMMIT, -80)]
     found = forecast(quiet, "MUG-1", days=3, window_days=14, now=NOW)
-    assert (found.committed_units, found.expected, found.threshold) == (0, 0, 0)
+    assert (found.committed_units, found.expected, found.threshold) == (0, Fraction(0), 0)
 
     monitor = SafetyStockMonitor(
         [SafetyStockRule(sku="MUG-1", forecast_days=3)], ledger=lambda sku: quiet

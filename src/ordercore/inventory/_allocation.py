@@ -90,6 +90,7 @@ __all__ = [
     "load_strategy",
     "province_of",
     "region_of",
+    "serves",
 ]
 
 #: The entry-point group allocation strategies are published in.
