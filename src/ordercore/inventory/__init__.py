@@ -3,10 +3,24 @@
 ``available = on_hand - reserved - in_transfer`` per SKU and location (D22).
 Every operation of :class:`Inventory` is one backend transaction; every change is
 a ledger entry and every change of availability an outbox message.
+
+Open one by URL (``memory://``, ``sqlite:///shop.db``, ``postgresql://...`` with
+the ``ordercore-postgres`` distribution) through the ``ordercore.inventory``
+plugin group.
+
+Example:
+    >>> from ordercore.inventory import open_inventory
+    >>> with open_inventory("memory://") as inventory:
+    ...     inventory.verify()
+    []
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any, Final
+
+from ordercore import plugins
 from ordercore.inventory._backend import (
     InventoryBackend,
     InventoryTxn,
@@ -14,6 +28,7 @@ from ordercore.inventory._backend import (
     StockKey,
     StockRow,
 )
+from ordercore.inventory._engine import STOCK_STREAM, STOCK_TOPIC, Inventory
 from ordercore.inventory._model import (
     Adjustment,
     AdjustmentStatus,
@@ -41,6 +56,7 @@ __all__ = [
     "Drift",
     "EntryKind",
     "GiftPolicy",
+    "Inventory",
     "InventoryBackend",
     "InventoryTxn",
     "LedgerEntry",
@@ -52,9 +68,49 @@ __all__ = [
     "ReservationRequest",
     "ReservationStatus",
     "ReservedLine",
+    "STOCK_STREAM",
+    "STOCK_TOPIC",
     "StockKey",
     "StockLevel",
     "StockRow",
     "Transfer",
     "TransferStatus",
+    "open_inventory",
 ]
+
+GROUP: Final = "ordercore.inventory"
+
+#: ordercore's own backends, used while the plugin group does not list them itself.
+_BUILTINS: Final = {
+    "memory": "ordercore.inventory._memory:MemoryInventoryBackend",
+    "sqlite": "ordercore.inventory._sqlite:SQLiteInventoryBackend",
+}
+
+
+def open_inventory(url: str, **options: Any) -> Inventory:
+    """Open the inventory a URL names.
+
+    Args:
+        url: ``memory://``, ``sqlite:///shop.db`` (the order store's file: the
+            stock tables are added beside the orders, or created with them),
+            ``sqlite://`` (in memory), ``postgresql://user@host/db`` (plugin).
+        **options: Passed to the backend (``timeout=`` for SQLite, ``store=`` a
+            MemoryStore for ``memory://``...); ``clock=`` goes to :class:`Inventory`.
+
+    Raises:
+        ConfigurationError: the URL is malformed.
+        PluginNotFound: no backend is installed for the scheme.
+        StoreError: the backend could not open the database.
+    """
+    clock = options.pop("clock", None)
+    description = plugins.describe(GROUP)
+    name = description.name_for_url(url)
+    registered = {info.name for info in plugins.registered(GROUP)}
+    if name in _BUILTINS and name not in registered:
+        module, _, attribute = _BUILTINS[name].partition(":")
+        backend = getattr(importlib.import_module(module), attribute).from_url(url, **options)
+    else:
+        backend = plugins.open_url(GROUP, url, **options)
+    if isinstance(backend, Inventory):
+        return backend
+    return Inventory(backend) if clock is None else Inventory(backend, clock=clock)
