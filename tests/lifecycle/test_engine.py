@@ -32,6 +32,7 @@ from ordercore.schema import (
     ActorKind,
     B2BInfo,
     Order,
+    OrderEvent,
     OrderStatus,
     Presale,
     PresalePhase,
@@ -80,7 +81,12 @@ class TestReading:
         lifecycle = default_lifecycle()
         order = factory.order(channel="taobao", status="packed").evolve(node="awaiting_outbound")
         assert lifecycle.state_of(order) == "packed.awaiting_outbound"
-        assert lifecycle.triggers(order) == ["request_recall", "request_refund_only", "ship", "ship_partially"]
+        assert lifecycle.triggers(order) == [
+            "request_recall",
+            "request_refund_only",
+            "ship",
+            "ship_partially",
+        ]
 
     def test_an_unknown_node_counts_as_the_status(self, factory: OrderFactory) -> None:
         """An order at a node the lifecycle does not know gets its status's transitions."""
@@ -587,3 +593,36 @@ class TestShippingAndRefundsAfterShipment:
             closed = lifecycle.apply(back.order, "close_refunded", actor=RULE, now=NOW)
             assert closed.state == "cancelled.refunded_after_shipping"
             assert closed.order.cancelled_at is not None
+
+
+class TestFastPaths:
+    def test_an_event_built_without_validation_equals_a_validated_one(self) -> None:
+        """apply() builds its event from known-good values; it is the event validation gives."""
+        lifecycle = default_lifecycle()
+        order = OrderFactory(seed=33).order(channel="taobao", status="paid")
+        for kwargs in ({}, {"reason": "auto"}, {"data": {"rule": "r-9"}}):
+            done = lifecycle.apply(order, "allocate", actor=RULE, now=NOW, **kwargs)
+            again = OrderEvent.model_validate(done.event.model_dump())
+            assert done.event == again
+            assert done.event.model_dump_json() == again.model_dump_json()
+            assert done.order == order.model_copy(
+                update={"status": OrderStatus.ALLOCATED, "node": None}
+            )
+
+    def test_timer_plans_are_skipped_only_where_no_sla_changes(self) -> None:
+        """Routes flagged as leaving every timer alone really change none."""
+        lifecycle = default_lifecycle()
+        factory = OrderFactory(seed=34)
+        for status in OrderStatus:
+            order = factory.order(channel="taobao", status=status.value)
+            for trigger in lifecycle.triggers(order):
+                try:
+                    done = lifecycle.apply(
+                        order, trigger, actor=CLERK, reason="check", now=NOW, facts=_ALL_FACTS
+                    )
+                except GuardFailed:
+                    continue
+                assert done.timers == lifecycle.timer_plan(order, done.order, NOW), trigger
+
+
+_ALL_FACTS = {"stock_locked": True, "parcel_picked_up": False, "custom_made": False}

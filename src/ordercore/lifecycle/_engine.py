@@ -29,6 +29,7 @@ from ordercore.errors import (
     InvalidTransition,
     OrderCoreError,
 )
+from ordercore.ids import new_id
 from ordercore.lifecycle._intercept import INTERCEPTION_GUARDS
 from ordercore.lifecycle._spec import (
     SLA,
@@ -163,6 +164,8 @@ class _Route:
     to_node: str | None
     guards: tuple[tuple[str, Guard], ...]
     effects: tuple[tuple[str, Effect], ...]
+    #: Whether taking the route cancels or arms an SLA timer (decided once, per route).
+    touches_timers: bool = False
 
 
 def _ref(status: str, node: str | None) -> str:
@@ -251,6 +254,15 @@ class Lifecycle:
                 elif state.sla is not None:  # a node without its own SLA runs its state's
                     self._slas[ref] = self._slas[status.value]
         self._sla_names = dict(self._slas.values())
+        for key, route in self._routes.items():
+            source = key[0]
+            dest = _ref(route.to_status.value, route.to_node)
+            old_sla, new_sla = self._slas.get(source), self._slas.get(dest)
+            old_name = None if old_sla is None else old_sla[0]
+            new_name = None if new_sla is None else new_sla[0]
+            leaves_status = split_ref(source)[0] != route.to_status.value
+            touches = (old_name or new_name) is not None and (leaves_status or old_name != new_name)
+            self._routes[key] = attrs.evolve(route, touches_timers=touches)
 
     def __repr__(self) -> str:
         return f"<Lifecycle {self.spec.name} v{self.spec.version}>"
@@ -497,28 +509,36 @@ class Lifecycle:
                 raise self._guard_failed(order, state, trigger, name, exc.message) from exc
             if not passed:
                 raise self._guard_failed(order, state, trigger, name, None)
-        changed = order.model_copy(update={"status": route.to_status, "node": route.to_node})
+        changed = order._trusted_copy({"status": route.to_status, "node": route.to_node})
         if run_effects:
             for name, effect in route.effects:
                 result = effect(changed, context)
                 if result is not None:
                     _check_effect(name, changed, result)
                     changed = result
-        event = OrderEvent(
-            order_id=order.id,
-            type=TRANSITIONED,
-            at=moment,
-            actor=actor,
-            from_status=order.status,
-            to_status=route.to_status,
-            reason=reason,
-            data={
+        fields: dict[str, Any] = {
+            "order_id": order.id,
+            "type": TRANSITIONED,
+            "at": moment,
+            "actor": actor,
+            "from_status": order.status,
+            "to_status": route.to_status,
+            "reason": reason,
+            "data": {
                 **extra,
                 "trigger": trigger,
                 "from_node": order.node,
                 "to_node": route.to_node,
             },
-        )
+        }
+        if not extra and isinstance(actor, Actor) and (reason is None or len(reason) <= 2000):
+            # Every value is known valid (the spec's names, a validated order and actor,
+            # an aware time): build the event without validating it again.
+            fields["event_id"] = new_id()
+            fields["order_version"] = None
+            event = OrderEvent._trusted_new(fields)
+        else:
+            event = OrderEvent(**fields)
         return Transition(
             order=changed,
             event=event,
@@ -527,7 +547,11 @@ class Lifecycle:
             from_node=order.node,
             to_status=route.to_status,
             to_node=route.to_node,
-            timers=self.timer_plan(order, changed, moment) if run_effects else None,
+            timers=(
+                self.timer_plan(order, changed, moment)
+                if run_effects and route.touches_timers
+                else None
+            ),
         )
 
     def _guard_failed(
@@ -588,7 +612,7 @@ class Lifecycle:
         )
         return [
             attrs.evolve(
-                t, order=order, event=t.event.model_copy(update={"order_version": order.version})
+                t, order=order, event=t.event._trusted_copy({"order_version": order.version})
             )
             for t, order in zip(done, stored, strict=True)
         ]

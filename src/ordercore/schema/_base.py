@@ -85,6 +85,43 @@ class CanonicalModel(BaseModel):
         model = type(self).__name__
         raise FrozenModelError(f"{model} is immutable: use evolve()", model=model, field=name)
 
+    @classmethod
+    def _trusted_new(cls, fields: dict[str, Any]) -> Self:
+        """A model from a complete dict of known-good field values, unvalidated.
+
+        For library code that builds many models from values it has checked
+        (the lifecycle's transition events). ``fields`` must name every field.
+        """
+        made = cls.__new__(cls)
+        setter = object.__setattr__
+        setter(made, "__dict__", {name: fields[name] for name in cls.model_fields})
+        setter(made, "__pydantic_fields_set__", set(fields))
+        setter(made, "__pydantic_extra__", None)
+        setter(made, "__pydantic_private__", None)
+        return made
+
+    def _trusted_copy(self, changes: Mapping[str, Any]) -> Self:
+        """A shallow copy with ``changes`` set, unvalidated: for library code's known-good values.
+
+        The fast path of :meth:`model_copy` (no ``__copy__`` machinery). Fields
+        other fields derive from may not be changed this way.
+        """
+        if not self._derived_from.isdisjoint(changes):
+            raise ValueError(f"{type(self).__name__}: derived fields need evolve()")
+        cls = type(self)
+        copied = cls.__new__(cls)
+        fields = self.__dict__.copy()
+        fields.update(changes)
+        setter = object.__setattr__
+        setter(copied, "__dict__", fields)
+        fields_set = self.__pydantic_fields_set__
+        if not fields_set.issuperset(changes):
+            fields_set = fields_set.union(changes)
+        setter(copied, "__pydantic_fields_set__", fields_set)
+        setter(copied, "__pydantic_extra__", self.__pydantic_extra__)
+        setter(copied, "__pydantic_private__", self.__pydantic_private__)
+        return copied
+
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         """Return a copy; pydantic's unvalidated copy, for code that sets trusted values.
 
