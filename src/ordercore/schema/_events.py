@@ -26,7 +26,7 @@ class ActorKind(StrEnum):
 
 
 class Actor(CanonicalModel):
-    """Who made a change: a person (staff id), a rule (rule id), a connector, a timer, the system."""
+    """Who made a change: a person (staff id), a rule (its id), a connector, a timer, the system."""
 
     kind: ActorKind
     id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
