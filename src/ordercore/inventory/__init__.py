@@ -78,7 +78,7 @@ __all__ = [
     "open_inventory",
 ]
 
-GROUP: Final = "ordercore.inventory"
+_GROUP: Final = "ordercore.inventory"
 
 #: ordercore's own backends, used while the plugin group does not list them itself.
 _BUILTINS: Final = {
@@ -103,14 +103,14 @@ def open_inventory(url: str, **options: Any) -> Inventory:
         StoreError: the backend could not open the database.
     """
     clock = options.pop("clock", None)
-    description = plugins.describe(GROUP)
+    description = plugins.describe(_GROUP)
     name = description.name_for_url(url)
-    registered = {info.name for info in plugins.registered(GROUP)}
+    registered = {info.name for info in plugins.registered(_GROUP)}
     if name in _BUILTINS and name not in registered:
         module, _, attribute = _BUILTINS[name].partition(":")
         backend = getattr(importlib.import_module(module), attribute).from_url(url, **options)
     else:
-        backend = plugins.open_url(GROUP, url, **options)
+        backend = plugins.open_url(_GROUP, url, **options)
     if isinstance(backend, Inventory):
         return backend
     return Inventory(backend) if clock is None else Inventory(backend, clock=clock)
