@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -19,9 +21,13 @@ from ordercore.errors import (
 from ordercore.inventory import (
     BackorderPolicy,
     GiftPolicy,
+    Inventory,
     Location,
     LocationKind,
     ReservationLine,
+    ReservationRequest,
+    ReservationStatus,
+    open_inventory,
 )
 from ordercore.inventory._allocation import (
     AllocationPlan,
@@ -41,7 +47,7 @@ from ordercore.inventory._allocation import (
     region_of,
     serves,
 )
-from ordercore.schema import Address, LineComponent, Order, OrderLine
+from ordercore.schema import Actor, ActorKind, Address, LineComponent, Order, OrderLine
 from ordercore.testing import OrderFactory
 
 HZ = Location(id="WH-HZ", name="Hangzhou", region="east_china", priority=50)
@@ -505,3 +511,99 @@ def test_a_plan_never_takes_more_than_is_there_and_covers_what_can_be_covered(
     assert plan.complete == _feasible(stock, lines)
     assert set(plan.locations) == {a.location for a in plan.assignments}
     assert len(plan.considered) == len(locations)
+
+
+# -- end to end: allocate over a real Inventory and reserve the plan in one call ----------
+
+STAFF = Actor(kind=ActorKind.PERSON, id="li")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def inventory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Inventory]:
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/shop.db"
+    opened = open_inventory(url)
+    for location in LOCATIONS:
+        opened.add_location(location)
+    with opened:
+        yield opened
+
+
+def _stock(inventory: Inventory, levels: dict[str, dict[str, int]]) -> None:
+    for location, skus in levels.items():
+        for sku, units in skus.items():
+            inventory.receive(sku, location, units, actor=STAFF, reason="initial count")
+
+
+def test_an_order_allocated_over_an_inventory_is_reserved_in_one_call(
+    inventory: Inventory,
+) -> None:
+    _stock(inventory, {"WH-HZ": {"MUG-1": 5, "LID-1": 5}, "WH-GZ": {"MUG-1": 50, "LID-1": 50}})
+    order = order_to("浙江省", "杭州市", [order_line("1", "MUG-1", 2), order_line("2", "LID-1", 1)])
+
+    plan = allocate(inventory, order)
+    assert plan.complete and plan.locations == ("WH-HZ",)
+    reservation = inventory.reserve(plan.to_requests(order.id, ttl=timedelta(minutes=30)))
+
+    assert reservation.status is ReservationStatus.ACTIVE
+    assert {(line.sku, line.location, line.quantity) for line in reservation.lines} == {
+        ("MUG-1", "WH-HZ", 2),
+        ("LID-1", "WH-HZ", 1),
+    }
+    assert inventory.available("MUG-1", location="WH-HZ") == 3
+    assert inventory.available("MUG-1", location="WH-GZ") == 50
+
+
+def test_a_split_plan_is_reserved_whole_or_not_at_all(inventory: Inventory) -> None:
+    _stock(inventory, {"WH-HZ": {"A": 4}, "WH-GZ": {"A": 3, "B": 2}, "WH-BJ": {"C": 1}})
+    demand = [line("A", 6), line("B", 1), line("C", 1)]
+
+    plan = allocate(inventory, demand, province="浙江")
+    assert plan.complete and plan.locations == ("WH-HZ", "WH-GZ", "WH-BJ")
+    assert plan.units_at("WH-HZ") == {"A": 4} and plan.units_at("WH-GZ") == {"A": 2, "B": 1}
+
+    # Another order takes WH-BJ's last C between planning and reserving: nothing is reserved.
+    inventory.reserve(
+        ReservationRequest(reservation_id="other", lines=[line("C", 1, location="WH-BJ")])
+    )
+    with pytest.raises(InsufficientStock) as caught:
+        inventory.reserve(plan.to_requests("o-1"))
+    assert (caught.value.sku, caught.value.location) == ("C", "WH-BJ")
+    assert inventory.available("A") == 7 and inventory.available("B") == 2
+
+    # Planned again, the order is short of C; the shortfall waits as a backorder.
+    replanned = allocate(inventory, demand, province="浙江")
+    assert replanned.shortfall == {"C": 1}
+    waiting = inventory.reserve(replanned.to_requests("o-1", backorder=BackorderPolicy.WAIT))
+    assert waiting.status is ReservationStatus.BACKORDERED
+    inventory.receive("C", "WH-HZ", 1, actor=STAFF)
+    held = inventory.reservation("o-1")
+    assert held.status is ReservationStatus.ACTIVE
+    assert sorted((rl.sku, rl.location, rl.quantity) for rl in held.lines) == [
+        ("A", "WH-GZ", 2),
+        ("A", "WH-HZ", 4),
+        ("B", "WH-GZ", 1),
+        ("C", "WH-HZ", 1),
+    ]
+    assert inventory.verify() == []
+
+
+def test_a_bundle_is_reserved_at_one_location_of_an_inventory(inventory: Inventory) -> None:
+    _stock(inventory, {"WH-HZ": {"MUG": 10}, "WH-GZ": {"MUG": 3, "LID": 1}})
+    box = order_line(
+        "7",
+        "BOX-1",
+        1,
+        components=(LineComponent(sku="MUG", quantity=3), LineComponent(sku="LID", quantity=1)),
+    )
+    order = order_to("浙江省", "杭州市", [box, order_line("8", "MUG", 2)])
+
+    plan = allocate(inventory, order)
+    reservation = inventory.reserve(plan.to_requests(order.id))
+
+    assert plan.locations == ("WH-HZ", "WH-GZ")
+    assert plan.notes == ("bundle 7 (LID x1, MUG x3) kept whole at WH-GZ",)
+    assert sorted((rl.sku, rl.location, rl.quantity) for rl in reservation.lines) == [
+        ("LID", "WH-GZ", 1),
+        ("MUG", "WH-GZ", 3),
+        ("MUG", "WH-HZ", 2),
+    ]

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
 from ordercore.errors import ConfigurationError
-from ordercore.inventory import EntryKind, LedgerEntry
+from ordercore.inventory import (
+    EntryKind,
+    Inventory,
+    LedgerEntry,
+    Location,
+    ReservationLine,
+    ReservationRequest,
+    open_inventory,
+)
 from ordercore.inventory._safety import (
     BELOW_SAFETY,
     CrossingState,
@@ -275,3 +285,85 @@ def test_checking_an_inventory_reads_its_availability_and_pages_its_ledger() -> 
     assert monitor.check_inventory(stock, now=NOW) == []
     assert list(ledger_reader(stock, page=3)("MUG-1")) == [e for e in ledger() if e.sku == "MUG-1"]
     assert stock.pages > 4  # read in pages of 3
+
+
+# -- end to end: a real Inventory's ledger and availability --------------------------------
+
+
+class _Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Inventory, _Clock]]:
+    clock = _Clock(NOW - timedelta(days=10))
+    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/shop.db"
+    inventory = open_inventory(url, clock=clock)
+    inventory.add_location(Location(id="WH1"))
+    inventory.add_location(Location(id="WH2"))
+    with inventory:
+        yield inventory, clock
+
+
+def test_a_forecast_from_an_inventorys_commits_alerts_once_per_crossing(
+    shop: tuple[Inventory, _Clock],
+) -> None:
+    inventory, clock = shop
+    staff = Actor(kind=ActorKind.PERSON, id="li")
+    inventory.receive("MUG-1", "WH1", 40, actor=staff)
+    inventory.receive("MUG-1", "WH2", 10, actor=staff)
+    for day, (units, where) in enumerate([(6, "WH1"), (4, "WH2"), (5, "WH1"), (3, "WH1")]):
+        clock.at = NOW - timedelta(days=8 - 2 * day)
+        inventory.reserve(
+            ReservationRequest(
+                reservation_id=f"o{day}",
+                lines=[ReservationLine(sku="MUG-1", quantity=units)],
+                location=where,
+            )
+        )
+        inventory.commit(f"o{day}")
+    clock.at = NOW
+    sent: list[OutboxEntry] = []
+    monitor = SafetyStockMonitor(
+        [SafetyStockRule(sku="MUG-1", forecast_days=7, window_days=9)],
+        sink=sent.append,
+        ledger=ledger_reader(inventory, page=2),
+        clock=clock,
+    )
+
+    level = monitor.level("MUG-1")
+    assert level is not None
+    assert level.basis["committed_units"] == 18  # 6 + 4 + 5 + 3 shipped over both locations
+    assert level.basis["expected"] == "14"  # 18 / 9 days x 7 days
+    assert inventory.available("MUG-1") == 32
+    assert monitor.check_inventory(inventory) == []  # 32 is not below 14
+
+    inventory.reserve(
+        ReservationRequest(
+            reservation_id="big", lines=[ReservationLine(sku="MUG-1", quantity=19)], location="WH1"
+        )
+    )
+    first = monitor.check_inventory(inventory)
+    assert [a.payload["available"] for a in first] == [13]
+    inventory.reserve(
+        ReservationRequest(
+            reservation_id="more", lines=[ReservationLine(sku="MUG-1", quantity=1)], location="WH1"
+        )
+    )
+    assert monitor.check_inventory(inventory) == []  # still below: no second alert
+    inventory.release("big")
+    assert monitor.check_inventory(inventory) == []  # back above: re-armed
+    inventory.reserve(
+        ReservationRequest(
+            reservation_id="again",
+            lines=[ReservationLine(sku="MUG-1", quantity=20)],
+            location="WH1",
+        )
+    )
+    again = monitor.check_inventory(inventory)
+    assert [(a.aggregate_version, a.payload["available"]) for a in again] == [(2, 11)]
+    assert len(sent) == 2
