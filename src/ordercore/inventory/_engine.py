@@ -158,7 +158,8 @@ class _Rec:
         self.dropped: list[list[Any]] = []
         self.waiting: list[list[Any]] = []
         self.version = 1
-        self.fp = request.fingerprint()
+        #: the request's fingerprint, computed only when an idempotency key needs it
+        self.fp = ""
         self.gift_policy = request.gift_policy.value
         self.backorder = request.backorder.value
         self.location = request.location
@@ -633,10 +634,10 @@ class Inventory:
         """
         with self.backend.transaction() as txn:
             rows = txn.stock_rows()
-            drifts = _drifts(rows, txn.ledger_totals())
+            totals = txn.ledger_totals()
+            drifts = _drifts(rows, totals)
             if dry_run or not drifts:
                 return drifts
-            totals = txn.ledger_totals()
             op = _Op(txn, self._clock(), _SYSTEM, "repair")
             for key in sorted({(d.sku, d.location) for d in drifts}):
                 old = rows.get(key, StockRow(0, 0, 0, 0, 0))
@@ -777,6 +778,7 @@ class Inventory:
             rec = self._reserve(op, request)
             op.finish()
             if idempotency_key is not None:
+                rec.fp = request.fingerprint()
                 txn.put_idempotency(idempotency_key, rec.fp, rec.encode(), at)
         return rec.reservation()
 

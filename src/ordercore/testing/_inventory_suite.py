@@ -587,6 +587,64 @@ class InventoryConformance:
         stocked.receive("TEA", "WH1", 10, actor=STAFF)
         assert stocked.reservation("o1").status is ReservationStatus.RELEASED
 
+    def test_expiry_serves_the_queue(self, stocked: Inventory) -> None:
+        now = utc_now()
+        stocked.reserve(_request("o1", _line("TEA", 5), ttl=timedelta(minutes=5)), now=now)
+        waiting = stocked.reserve(
+            _request("o2", _line("TEA", 4), ttl=timedelta(minutes=5), backorder="wait"), now=now
+        )
+        assert waiting.expires_at is None  # a TTL starts when the stock is held
+        later = now + timedelta(minutes=6)
+        assert [r.id for r in stocked.expire_due(later)] == ["o1"]
+        served = stocked.reservation("o2")
+        assert served.status is ReservationStatus.ACTIVE
+        assert served.expires_at == later + timedelta(minutes=5)
+        assert stocked.available("TEA") == 1 and stocked.verify() == []
+
+    def test_a_request_blocked_by_another_sku_does_not_block_the_queue(
+        self, stocked: Inventory
+    ) -> None:
+        stocked.reserve(_request("o1", _line("TEA", 6), _line("MUG", 20), backorder="wait"))
+        stocked.reserve(_request("o2", _line("TEA", 6), backorder="wait"))
+        stocked.receive("TEA", "WH1", 1, actor=STAFF)
+        assert stocked.reservation("o1").status is ReservationStatus.BACKORDERED  # MUG short
+        assert stocked.reservation("o2").status is ReservationStatus.ACTIVE
+        assert [r.id for r in stocked.backorders()] == ["o1"]
+        assert stocked.available("TEA") == 0 and stocked.available("MUG") == 14
+        stocked.receive("MUG", "WH1", 10, actor=STAFF)  # MUG 20 at WH1, TEA still short
+        assert stocked.reservation("o1").status is ReservationStatus.BACKORDERED
+        stocked.receive("TEA", "WH1", 6, actor=STAFF)
+        assert stocked.reservation("o1").status is ReservationStatus.ACTIVE
+        assert stocked.backorders() == [] and stocked.verify() == []
+
+    def test_an_idempotent_backorder(self, stocked: Inventory) -> None:
+        request = _request("o1", _line("TEA", 9), backorder="wait")
+        first = stocked.reserve(request, idempotency_key="k")
+        assert stocked.reserve(request, idempotency_key="k") == first
+        assert [r.id for r in stocked.backorders()] == ["o1"]
+
+    def test_modify_respects_the_channel_quota(self, stocked: Inventory) -> None:
+        stocked.set_quota("MUG", "douyin", 4)
+        stocked.reserve(_request("o1", _line("MUG", 3), channel="douyin"))
+        with pytest.raises(InsufficientStock) as caught:
+            stocked.modify("o1", _request("o1", _line("MUG", 5), channel="douyin"))
+        assert caught.value.channel == "douyin" and caught.value.available == 1
+        assert stocked.available("MUG", location="WH1") == 7
+        stocked.modify("o1", _request("o1", _line("MUG", 1), channel="douyin"))
+        assert stocked.available("MUG", channel="douyin") == 3
+        with pytest.raises(ConfigurationError, match="channel"):
+            stocked.modify("o1", _request("o1", _line("MUG", 1), channel="jd"))
+
+    def test_a_batch_naming_an_unknown_location_writes_nothing(
+        self, stocked: Inventory, stock_messages: Messages
+    ) -> None:
+        before = _snapshot(stocked, stock_messages)
+        with pytest.raises(UnknownLocation):
+            stocked.reserve_many(
+                [_request("o1", _line("MUG", 1)), _request("o2", _line("MUG", 1, "MARS"))]
+            )
+        assert _snapshot(stocked, stock_messages) == before
+
     # -- returns, adjustments, transfers ---------------------------------------------------
 
     def test_returns_to_stock_and_damaged_returns(
