@@ -101,7 +101,7 @@ PUBLIC: dict[str, list[str]] = {
     "ordercore.storage": [
         "BaseStore", "BatchResult", "Change", "IdempotencyRecord", "MemoryStore", "Migration",
         "OnExisting", "OrderQuery", "OrderStore", "OrderUpdate", "OutboxEntry", "OutboxMessage",
-        "Outcome", "PutOutcome", "SQLiteStore", "Timer", "TimerArm", "TimerPlan",
+        "Outcome", "PutOutcome", "SQLiteStore", "Timer", "TimerArm", "TimerFinish", "TimerPlan",
         "apply_sqlite_migrations", "open_store", "order_fingerprint", "store_scheme",
         "write_outbox",
     ],
@@ -109,11 +109,13 @@ PUBLIC: dict[str, list[str]] = {
         "BaseStore", "BatchPlan", "BatchResult", "CREATED", "Change", "EVENTS", "ExistingOrder",
         "Migration", "ORDER_STREAM", "OnExisting", "OrderRow", "OutboxEntry", "Outcome",
         "PutOutcome", "QueryDialect", "UPDATED", "change_log_problems", "dumps",
-        "events_from_payloads", "id_taken", "key_reused", "key_taken", "load_stored_order",
-        "order_not_found", "order_row", "pending_migrations", "plan_batch", "query_where",
-        "result_json", "stale_version",
+        "events_from_payloads", "events_message", "id_taken", "key_reused", "key_taken",
+        "load_stored_order", "order_not_found", "order_row", "pending_migrations", "plan_batch",
+        "query_where", "result_json", "stale_version",
     ],
-    "ordercore.testing": ["CATALOGUE", "CHANNELS", "OrderFactory", "StoreConformance"],
+    "ordercore.testing": [
+        "CATALOGUE", "CHANNELS", "InventoryConformance", "OrderFactory", "StoreConformance",
+    ],
     "ordercore.testing.pytest_plugin": ["memory_store", "order_factory", "sqlite_store"],
     "ordercore.timestamps": [
         "ChannelTime", "DEFAULT_ZONE", "EpochUnit", "parse_channel_time", "utc_now",

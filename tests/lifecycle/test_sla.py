@@ -190,6 +190,9 @@ class TestSlaService:
         assert store.timers(order.id) == []
         assert [m.level for m in inbox.sent] == ["warning", "critical"]
         assert inbox.sent[0].order_ids == (order.id,)
+        assert inbox.sent[0].title == (
+            f"SLA breached: order taobao/{order.channel_order_id} in packed.awaiting_outbound"
+        )
         breaches = [e for e in store.events(order.id) if e.type == BREACHED]
         assert [e.data["level"] for e in breaches] == [1, 2]
         assert breaches[0].actor.kind is ActorKind.TIMER

@@ -371,7 +371,7 @@ class Lifecycle:
         if new_name is not None:
             due = self.sla_due(after, state, now)
             if due is not None:
-                arm = (TimerArm(new_name, due),)
+                arm = (TimerArm(new_name, due, data=_timer_data(after)),)
         if not cancel and not arm:
             return None
         return TimerPlan(after.id, cancel=cancel, arm=arm)
@@ -396,7 +396,8 @@ class Lifecycle:
                 continue
             due = self.sla_due(order, state, order.status_since or moment)
             if due is not None:
-                plans.append(TimerPlan(order.id, arm=(TimerArm(found[0], due),)))
+                arm = TimerArm(found[0], due, data=_timer_data(order))
+                plans.append(TimerPlan(order.id, arm=(arm,)))
         if plans:
             store.set_timers(plans)
         return len(plans)
@@ -710,6 +711,11 @@ class Lifecycle:
         from ordercore.lifecycle._diagram import spec_to_mermaid
 
         return spec_to_mermaid(self.spec)
+
+
+def _timer_data(order: Order) -> dict[str, str]:
+    """What an SLA timer keeps for its notification: the order's channel reference."""
+    return {"channel": order.channel, "ref": order.channel_order_id[:200]}
 
 
 def _check_effect(name: str, before: Order, after: Order) -> None:

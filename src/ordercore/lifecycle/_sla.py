@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from ordercore.errors import ConfigurationError, NotifyError, OrderNotFound
-from ordercore.lifecycle._spec import split_ref
+from ordercore.errors import ConfigurationError, NotifyError
 from ordercore.notify import LogNotifier, Notification, Notifier
 from ordercore.schema import Actor, ActorKind, OrderEvent, OrderStatus
+from ordercore.storage._protocol import TimerFinish
 from ordercore.timestamps import utc_now
 
 if TYPE_CHECKING:
@@ -170,18 +170,35 @@ class SlaService:
         """Claim the timers due now, handle each, and return the breaches handled.
 
         Stale timers (an SLA the lifecycle no longer has, an order gone or no longer
-        in the timer's state) are deleted without a notification. A timer whose
-        notification fails is given back for ``retry_after`` seconds.
+        in the timer's state, as read with the claim) are deleted without a
+        notification. A timer whose notification fails is given back for
+        ``retry_after`` seconds. The breaches of one round are recorded in one
+        store transaction.
         """
         detected = self.clock()
         claimed = self.store.claim_timers(
             detected, limit=self.batch_size, lease_seconds=self.lease_seconds
         )
-        breaches = []
+        finishes: list[TimerFinish] = []
+        handled: list[Breach | None] = []
         for timer in claimed:
-            breach = self._handle(timer, detected)
-            if breach is not None:
-                breaches.append(breach)
+            outcome = self._handle(timer, detected)
+            if outcome is not None:
+                finish, breach = outcome
+                finishes.append(finish)
+                handled.append(breach)
+        if not finishes:
+            return []
+        breaches = []
+        for breach, written in zip(handled, self.store.finish_timers(finishes), strict=True):
+            if breach is None:
+                continue
+            if not written:  # cancelled meanwhile (the order moved on), or taken over
+                self.stats["dropped"] += 1
+                continue
+            self.stats["breaches"] += 1
+            self.latencies.append(breach.latency.total_seconds())
+            breaches.append(breach)
         return breaches
 
     def run(self, *, stop_after: float | None = None, stop: threading.Event | None = None) -> int:
@@ -212,47 +229,43 @@ class SlaService:
 
     # -- one timer -----------------------------------------------------------------------
 
-    def _drop(self, timer: Timer, why: str) -> None:
+    def _drop(self, timer: Timer, why: str) -> tuple[TimerFinish, None]:
         _log.info("dropped SLA timer %s of order %s: %s", timer.name, timer.order_id, why)
         self.stats["dropped"] += 1
-        self.store.finish_timer(timer)
+        return TimerFinish(timer), None
 
-    def _handle(self, timer: Timer, detected: datetime) -> Breach | None:
+    def _handle(self, timer: Timer, detected: datetime) -> tuple[TimerFinish, Breach | None] | None:
+        """What to write for one claimed timer (``None``: it was given back for a retry)."""
         sla = self.lifecycle.sla_named(timer.name)
         if sla is None:
-            self._drop(timer, "the lifecycle has no such SLA")
-            return None
-        try:
-            order = self.store.get(timer.order_id)
-        except OrderNotFound:
-            self._drop(timer, "the order is gone")
-            return None
-        state = self.lifecycle.state_of(order)
+            return self._drop(timer, "the lifecycle has no such SLA")
+        if timer.order_state is None:
+            return self._drop(timer, "the order is gone")
+        status, node = timer.order_state
+        state = status if node is None else f"{status}.{node}"
         found = self.lifecycle.sla_of(state)
         if found is None or found[0] != timer.name:
-            self._drop(timer, f"the order is in {state!r} now")
-            return None
+            return self._drop(timer, f"the order is in {state!r} now")
         try:
             notify, after, next_level = self.lifecycle.escalation_after(sla, timer.level)
         except ConfigurationError:
-            self._drop(timer, f"the SLA has no level {timer.level}")
-            return None
+            return self._drop(timer, f"the SLA has no level {timer.level}")
         limit_at = timer.due_at - after
         next_due = None
         if next_level is not None:
             _, next_after, _ = self.lifecycle.escalation_after(sla, next_level)
             next_due = limit_at + next_after
-        status, node = split_ref(state)
-        overdue = detected - limit_at
+        data = timer.data or {}
+        channel, ref = data.get("channel", "?"), data.get("ref", timer.order_id)
         message = Notification(
-            f"SLA breached: order {order.channel}/{order.channel_order_id} in {state}",
+            f"SLA breached: order {channel}/{ref} in {state}",
             text=(
-                f"Order **{order.channel_order_id}** ({order.channel}) has been in "
-                f"**{state}** past its limit by {_minutes(overdue)}."
+                f"Order **{ref}** ({channel}) has been in **{state}** past its limit by "
+                f"{_minutes(detected - limit_at)}."
                 + (f" Escalation level {timer.level}." if timer.level > 1 else "")
             ),
             level="warning" if timer.level == 1 else "critical",
-            order_ids=order.id,
+            order_ids=timer.order_id,
             data={
                 "state": state,
                 "timer": timer.name,
@@ -267,7 +280,7 @@ class SlaService:
             self.stats["failed"] += 1
             _log.warning(
                 "SLA notification for order %s (%s, level %d) failed: %s",
-                order.id,
+                timer.order_id,
                 timer.name,
                 timer.level,
                 exc,
@@ -277,7 +290,7 @@ class SlaService:
         notified = self.clock()
         latency = (notified - timer.due_at).total_seconds()
         event = OrderEvent(
-            order_id=order.id,
+            order_id=timer.order_id,
             type=BREACHED,
             at=notified,
             actor=Actor(kind=ActorKind.TIMER, id=timer.name[:128]),
@@ -296,16 +309,9 @@ class SlaService:
                 "next_due": None if next_due is None else next_due.isoformat(),
             },
         )
-        if not self.store.finish_timer(
-            timer, events=[event], next_due=next_due, next_level=next_level
-        ):
-            # Cancelled (the order moved on) or taken over after the lease lapsed.
-            self.stats["dropped"] += 1
-            return None
-        self.stats["breaches"] += 1
-        self.latencies.append(latency)
-        return Breach(
-            order_id=order.id,
+        finish = TimerFinish(timer, events=(event,), next_due=next_due, next_level=next_level)
+        breach = Breach(
+            order_id=timer.order_id,
             state=state,
             timer=timer.name,
             level=timer.level,
@@ -315,6 +321,7 @@ class SlaService:
             notified_at=notified,
             next_due=next_due,
         )
+        return finish, breach
 
 
 def _minutes(delta: timedelta) -> str:

@@ -26,6 +26,7 @@ from ordercore.storage._protocol import (
     OutboxMessage,
     Timer,
     TimerArm,
+    TimerFinish,
     TimerPlan,
     order_fingerprint,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "SQLiteStore",
     "Timer",
     "TimerArm",
+    "TimerFinish",
     "TimerPlan",
     "apply_sqlite_migrations",
     "open_store",

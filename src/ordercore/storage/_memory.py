@@ -22,6 +22,7 @@ from ordercore.storage._protocol import (
     OrderUpdate,
     OutboxMessage,
     Timer,
+    TimerFinish,
     TimerPlan,
     order_fingerprint,
 )
@@ -315,7 +316,11 @@ class MemoryStore(BaseStore):
                 self._timers.pop((plan.order_id, name), None)
             for arm in plan.arm:
                 self._timers[(plan.order_id, arm.name)] = Timer(
-                    order_id=plan.order_id, name=arm.name, due_at=arm.due_at, level=arm.level
+                    order_id=plan.order_id,
+                    name=arm.name,
+                    due_at=arm.due_at,
+                    level=arm.level,
+                    data=arm.data,
                 )
 
     def set_timers(self, plans: Iterable[TimerPlan]) -> None:
@@ -359,51 +364,57 @@ class MemoryStore(BaseStore):
                     timer, claim=token, claimed_until=until, attempts=timer.attempts + 1
                 )
                 self._timers[(timer.order_id, timer.name)] = taken
-                claimed.append(taken)
+                row = self._orders.get(timer.order_id)
+                state = None if row is None else (row.order.status.value, row.order.node)
+                claimed.append(attrs.evolve(taken, order_state=state))
             return claimed
 
     def _held(self, timer: Timer) -> bool:
         current = self._timers.get((timer.order_id, timer.name))
         return current is not None and current.claim == self.check_claimed(timer)
 
-    def finish_timer(
-        self,
-        timer: Timer,
-        *,
-        events: Sequence[OrderEvent] = (),
-        next_due: datetime | None = None,
-        next_level: int | None = None,
-    ) -> bool:
+    def finish_timers(self, finishes: Iterable[TimerFinish]) -> list[bool]:
         self._check_open()
-        key = (timer.order_id, timer.name)
+        batch = self.check_finishes(finishes)
+        done: list[bool] = []
         with self._lock:
-            if not self._held(timer):
-                return False
-            if events:
-                row = self._orders.get(timer.order_id)
-                if row is None:
+            for finish, token in batch:
+                timer = finish.timer
+                key = (timer.order_id, timer.name)
+                current = self._timers.get(key)
+                if current is None or current.claim != token:
+                    done.append(False)
+                    continue
+                if finish.events:
+                    row = self._orders.get(timer.order_id)
+                    if row is None:
+                        del self._timers[key]
+                        done.append(False)
+                        continue
+                    change = self.events_change(row.order, finish.events)
+                    self._events[timer.order_id].extend(change.events_json)
+                    self._append(change)
+                if finish.next_due is None:
                     del self._timers[key]
-                    return False
-                change = self.events_change(row.order, events)
-                self._events[timer.order_id].extend(change.events_json)
-                self._append(change)
-            if next_due is None:
-                del self._timers[key]
-            else:
-                level = next_level if next_level is not None else timer.level + 1
-                self._timers[key] = Timer(
-                    order_id=timer.order_id, name=timer.name, due_at=next_due, level=level
-                )
-            return True
+                else:
+                    level = timer.level + 1 if finish.next_level is None else finish.next_level
+                    self._timers[key] = Timer(
+                        order_id=timer.order_id,
+                        name=timer.name,
+                        due_at=finish.next_due,
+                        level=level,
+                        data=current.data,
+                    )
+                done.append(True)
+        return done
 
     def retry_timer(self, timer: Timer, at: datetime) -> bool:
         self._check_open()
         with self._lock:
             if not self._held(timer):
                 return False
-            self._timers[(timer.order_id, timer.name)] = attrs.evolve(
-                timer, claim=None, claimed_until=at
-            )
+            key = (timer.order_id, timer.name)
+            self._timers[key] = attrs.evolve(self._timers[key], claim=None, claimed_until=at)
             return True
 
     def append_events(self, order_id: str, events: Sequence[OrderEvent]) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "OutboxMessage",
     "Timer",
     "TimerArm",
+    "TimerFinish",
     "TimerPlan",
     "order_fingerprint",
 ]
@@ -211,6 +212,16 @@ def _events(value: Iterable[OrderEvent]) -> tuple[OrderEvent, ...]:
     return tuple(value)
 
 
+def _timer_data(value: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and len(v) <= 200 for k, v in value.items()
+    ):
+        raise ConfigurationError("a timer's data maps names to strings of at most 200 characters")
+    return dict(value)
+
+
 @attrs.frozen
 class TimerArm:
     """A timer to arm: fire ``name`` for an order at ``due_at``.
@@ -222,11 +233,14 @@ class TimerArm:
         name: The timer's name, unique per order (``"sla:packed.awaiting_outbound"``).
         due_at: When it is due (aware).
         level: Its escalation level (1: the first notice at the limit).
+        data: A few short strings kept with the timer for whoever handles it (the
+            order's channel reference for a notification), so it needs no order read.
     """
 
     name: str = attrs.field(converter=_timer_name)
     due_at: datetime = attrs.field(converter=_aware_time)
     level: int = 1
+    data: Mapping[str, str] | None = attrs.field(default=None, converter=_timer_data)
 
 
 @attrs.frozen
@@ -263,6 +277,9 @@ class Timer:
         attempts: How many times it was claimed since it was armed or rescheduled.
         claim: The claim token while a worker holds it (``None``: free).
         claimed_until: When the current claim lapses (``None``: not claimed).
+        data: What was armed with it (see :class:`TimerArm`).
+        order_state: Where its order is, as ``(status, node)``, read with the claim
+            (``None``: the order does not exist; not read by :meth:`OrderStore.timers`).
     """
 
     order_id: str
@@ -272,6 +289,25 @@ class Timer:
     attempts: int = 0
     claim: str | None = None
     claimed_until: datetime | None = None
+    data: Mapping[str, str] | None = None
+    order_state: tuple[str, str | None] | None = None
+
+
+@attrs.frozen
+class TimerFinish:
+    """One claimed timer to finish in :meth:`OrderStore.finish_timers`.
+
+    Attributes:
+        timer: The timer as claimed.
+        events: Events to record on its order.
+        next_due: When it is due again (the next escalation rung); ``None`` deletes it.
+        next_level: Its level then (default: one more).
+    """
+
+    timer: Timer
+    events: tuple[OrderEvent, ...] = attrs.field(default=(), converter=_events)
+    next_due: datetime | None = None
+    next_level: int | None = None
 
 
 @attrs.frozen
@@ -456,8 +492,18 @@ class OrderStore(Protocol):
 
         A claimed timer is not handed to another caller until its lease lapses, so
         several workers (processes, on a server store) may claim at once and each
-        timer is handled by one of them. Finish it with :meth:`finish_timer`, or
-        put it back with :meth:`retry_timer`.
+        timer is handled by one of them. Each comes with its order's status and node
+        (``order_state``), read in the same statement. Finish it with
+        :meth:`finish_timer` / :meth:`finish_timers`, or put it back with
+        :meth:`retry_timer`.
+        """
+        ...
+
+    def finish_timers(self, finishes: Iterable[TimerFinish]) -> list[bool]:
+        """Finish many claimed timers in one transaction (see :meth:`finish_timer`).
+
+        Returns:
+            For each, whether it was finished (``False``: as for :meth:`finish_timer`).
         """
         ...
 

@@ -29,12 +29,14 @@ from ordercore.storage._protocol import (
     OrderUpdate,
     OutboxMessage,
     Timer,
+    TimerFinish,
     TimerPlan,
     from_micros,
     order_fingerprint,
     to_micros,
 )
 from ordercore.storage.kit import (
+    EVENTS,
     ORDER_STREAM,
     BaseStore,
     BatchResult,
@@ -49,6 +51,7 @@ from ordercore.storage.kit import (
     QueryDialect,
     change_log_problems,
     events_from_payloads,
+    events_message,
     id_taken,
     key_reused,
     key_taken,
@@ -134,6 +137,7 @@ _V3_SCHEMA: Final = (
         attempts INTEGER NOT NULL DEFAULT 0,
         claimed_until INTEGER NOT NULL DEFAULT 0,
         claim TEXT,
+        data TEXT,
         PRIMARY KEY (order_id, name)
     ) WITHOUT ROWID""",
     "CREATE INDEX ordercore_timers_due ON ordercore_timers (due_at)",
@@ -314,10 +318,10 @@ def _copy_v1(db: sqlite3.Connection) -> None:
     db.execute("INSERT INTO ordercore_idempotency SELECT * FROM idempotency_keys")
 
 
-_TIMER_COLUMNS: Final = "order_id, name, due_at, level, attempts, claimed_until, claim"
+_TIMER_COLUMNS: Final = "order_id, name, due_at, level, attempts, claimed_until, claim, data"
 
 
-def _timer(row: Sequence[Any]) -> Timer:
+def _timer(row: Sequence[Any], order_state: tuple[str, str | None] | None = None) -> Timer:
     claimed = row[5] if row[6] is not None else 0
     return Timer(
         order_id=row[0],
@@ -327,6 +331,8 @@ def _timer(row: Sequence[Any]) -> Timer:
         attempts=row[4],
         claim=row[6],
         claimed_until=from_micros(claimed) if claimed else None,
+        data=None if row[7] is None else json.loads(row[7]),
+        order_state=order_state,
     )
 
 
@@ -335,15 +341,23 @@ def _write_timers(db: sqlite3.Connection, plans: Sequence[TimerPlan]) -> None:
     if cancel:
         db.executemany("DELETE FROM ordercore_timers WHERE order_id = ? AND name = ?", cancel)
     arm = [
-        (plan.order_id, timer.name, to_micros(timer.due_at), timer.level)
+        (
+            plan.order_id,
+            timer.name,
+            to_micros(timer.due_at),
+            timer.level,
+            None if timer.data is None else json.dumps(timer.data, separators=(",", ":")),
+        )
         for plan in plans
         for timer in plan.arm
     ]
     if arm:
         db.executemany(
-            "INSERT INTO ordercore_timers (order_id, name, due_at, level) VALUES (?, ?, ?, ?) "
+            "INSERT INTO ordercore_timers (order_id, name, due_at, level, data) "
+            "VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (order_id, name) DO UPDATE SET due_at = excluded.due_at, "
-            "level = excluded.level, attempts = 0, claimed_until = 0, claim = NULL",
+            "level = excluded.level, data = excluded.data, attempts = 0, claimed_until = 0, "
+            "claim = NULL",
             arm,
         )
 
@@ -1159,8 +1173,10 @@ class SQLiteStore(BaseStore):
         token = new_id()
         with self._write() as db:
             rows = db.execute(
-                f"SELECT {_TIMER_COLUMNS} FROM ordercore_timers "
-                "WHERE due_at <= ? AND claimed_until <= ? ORDER BY due_at LIMIT ?",
+                "SELECT t.order_id, t.name, t.due_at, t.level, t.attempts, t.data, "
+                "o.status, o.node, o.id IS NOT NULL FROM ordercore_timers AS t "
+                "LEFT JOIN ordercore_orders AS o ON o.id = t.order_id "
+                "WHERE t.due_at <= ? AND t.claimed_until <= ? ORDER BY t.due_at LIMIT ?",
                 (now_us, now_us, limit),
             ).fetchall()
             db.executemany(
@@ -1168,45 +1184,60 @@ class SQLiteStore(BaseStore):
                 "WHERE order_id = ? AND name = ?",
                 [(token, until, row[0], row[1]) for row in rows],
             )
-        return [_timer((*row[:4], row[4] + 1, until, token)) for row in rows]
+        return [
+            _timer(
+                (*row[:4], row[4] + 1, until, token, row[5]),
+                (row[6], row[7]) if row[8] else None,
+            )
+            for row in rows
+        ]
 
-    def finish_timer(
-        self,
-        timer: Timer,
-        *,
-        events: Sequence[OrderEvent] = (),
-        next_due: datetime | None = None,
-        next_level: int | None = None,
-    ) -> bool:
+    def finish_timers(self, finishes: Iterable[TimerFinish]) -> list[bool]:
         self._check_writable()
-        token = self.check_claimed(timer)
+        batch = self.check_finishes(finishes)
+        if not batch:
+            return []
+        done: list[bool] = []
+        now_us = _now_us()
         with self._write() as db:
-            held = db.execute(
-                "SELECT 1 FROM ordercore_timers WHERE order_id = ? AND name = ? AND claim = ?",
-                (timer.order_id, timer.name, token),
-            ).fetchone()
-            if held is None:
-                return False
-            order = self._load(db, timer.order_id) if events else None
-            if events and order is None:
-                _delete_timer(db, timer)
-                return False
-            if order is not None:
-                self._record(db, self.events_change(order, events))
-            if next_due is None:
-                _delete_timer(db, timer)
-            else:
-                db.execute(
-                    "UPDATE ordercore_timers SET due_at = ?, level = ?, attempts = 0, "
-                    "claimed_until = 0, claim = NULL WHERE order_id = ? AND name = ?",
-                    (
-                        to_micros(next_due),
-                        next_level if next_level is not None else timer.level + 1,
-                        timer.order_id,
-                        timer.name,
-                    ),
-                )
-        return True
+            for finish, token in batch:
+                timer = finish.timer
+                held = db.execute(
+                    "SELECT 1 FROM ordercore_timers WHERE order_id = ? AND name = ? AND claim = ?",
+                    (timer.order_id, timer.name, token),
+                ).fetchone()
+                if held is None:
+                    done.append(False)
+                    continue
+                if finish.events:
+                    key = db.execute(
+                        "SELECT version, channel, channel_order_id, status FROM ordercore_orders "
+                        "WHERE id = ?",
+                        (timer.order_id,),
+                    ).fetchone()
+                    if key is None:
+                        _delete_timer(db, timer)
+                        done.append(False)
+                        continue
+                    version, channel, channel_order_id, status = key
+                    event_id, payload = events_message(
+                        timer.order_id, version, channel, channel_order_id, status, finish.events
+                    )
+                    db.execute(
+                        _OUTBOX_INSERT,
+                        (ORDER_STREAM, timer.order_id, version, event_id, EVENTS, payload, now_us),
+                    )
+                if finish.next_due is None:
+                    _delete_timer(db, timer)
+                else:
+                    level = timer.level + 1 if finish.next_level is None else finish.next_level
+                    db.execute(
+                        "UPDATE ordercore_timers SET due_at = ?, level = ?, attempts = 0, "
+                        "claimed_until = 0, claim = NULL WHERE order_id = ? AND name = ?",
+                        (to_micros(finish.next_due), level, timer.order_id, timer.name),
+                    )
+                done.append(True)
+        return done
 
     def retry_timer(self, timer: Timer, at: datetime) -> bool:
         self._check_writable()

@@ -42,7 +42,14 @@ from ordercore.errors import (
 from ordercore.ids import new_id
 from ordercore.schema import Actor, Order, OrderEvent, load_order_json
 from ordercore.schema._order import RawPayload
-from ordercore.storage._protocol import OrderQuery, OrderUpdate, Timer, TimerPlan, coerce_query
+from ordercore.storage._protocol import (
+    OrderQuery,
+    OrderUpdate,
+    Timer,
+    TimerFinish,
+    TimerPlan,
+    coerce_query,
+)
 from ordercore.timestamps import utc_now
 
 __all__ = [
@@ -65,6 +72,7 @@ __all__ = [
     "change_log_problems",
     "dumps",
     "events_from_payloads",
+    "events_message",
     "id_taken",
     "key_reused",
     "key_taken",
@@ -287,6 +295,40 @@ def _stamp(events: Sequence[OrderEvent], order_id: str, version: int) -> list[di
             )
         stamped.append(event.model_copy(update={"order_version": version}).model_dump(mode="json"))
     return stamped
+
+
+def events_message(
+    order_id: str,
+    version: int,
+    channel: str,
+    channel_order_id: str,
+    status: str,
+    events: Sequence[OrderEvent],
+) -> tuple[str, str]:
+    """The outbox message of events recorded on an order without changing it.
+
+    What :meth:`BaseStore.events_change` writes, from the order's key columns
+    alone, for a backend that records events (an SLA breach) without reading the
+    order's body.
+
+    Returns:
+        ``(event_id, payload_json)`` of the message, topic :data:`EVENTS`.
+
+    Raises:
+        ConfigurationError: no events, or an event of another order.
+    """
+    if not events:
+        raise ConfigurationError("recording events needs at least one event")
+    stamped = _stamp(events, order_id, version)
+    payload = {
+        "order_id": order_id,
+        "version": version,
+        "channel": channel,
+        "channel_order_id": channel_order_id,
+        "status": status,
+        "events": stamped,
+    }
+    return str(stamped[0]["event_id"]), dumps(payload)
 
 
 # -- outbox entries of other aggregates --------------------------------------------------------
@@ -1021,6 +1063,38 @@ class BaseStore(ABC):
                 raise ConfigurationError(
                     f"set_timers() takes TimerPlan items, got {type(plan).__name__}"
                 )
+        return batch
+
+    def finish_timer(
+        self,
+        timer: Timer,
+        *,
+        events: Sequence[OrderEvent] = (),
+        next_due: datetime | None = None,
+        next_level: int | None = None,
+    ) -> bool:
+        """Finish one claimed timer: :meth:`finish_timers` of one."""
+        finish = TimerFinish(timer, events=events, next_due=next_due, next_level=next_level)
+        return self.finish_timers([finish])[0]
+
+    @abstractmethod
+    def finish_timers(self, finishes: Iterable[TimerFinish]) -> list[bool]:
+        """Finish claimed timers in one transaction (see the store protocol)."""
+
+    @staticmethod
+    def check_finishes(finishes: Iterable[TimerFinish]) -> list[tuple[TimerFinish, str]]:
+        """The finishes as a list with their claim tokens, checked before any is written.
+
+        Raises:
+            ConfigurationError: an item is not a TimerFinish, or its timer was not claimed.
+        """
+        batch = []
+        for finish in finishes:
+            if not isinstance(finish, TimerFinish):
+                raise ConfigurationError(
+                    f"finish_timers() takes TimerFinish items, got {type(finish).__name__}"
+                )
+            batch.append((finish, BaseStore.check_claimed(finish.timer)))
         return batch
 
     @staticmethod

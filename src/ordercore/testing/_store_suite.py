@@ -41,6 +41,7 @@ from ordercore.storage import (
     OutboxEntry,
     Outcome,
     TimerArm,
+    TimerFinish,
     TimerPlan,
 )
 from ordercore.testing._factory import OrderFactory
@@ -1085,6 +1086,59 @@ class StoreConformance:
         lost = OrderEvent(order_id=orphan.order_id, type="order.sla_breached", actor=Actor.system())
         assert not store.finish_timer(orphan, events=[lost])
         assert store.timers(orphan.order_id) == []
+
+    def test_claims_carry_the_timers_data_and_their_orders_state(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """A claimed timer says where its order is (or that it is gone) and what was armed."""
+        order = store.put(factory.order(status="packed", channel="taobao"))
+        armed = TimerArm("sla", _START, data={"channel": order.channel, "ref": "T-1"})
+        store.set_timers(
+            [
+                TimerPlan(order.id, arm=[armed]),
+                TimerPlan("01NOSUCHORDER0000000000000", arm=[TimerArm("sla", _START)]),
+            ]
+        )
+        assert store.timers(order.id)[0].data == {"channel": order.channel, "ref": "T-1"}
+        claimed = {t.order_id: t for t in store.claim_timers(_START)}
+        assert claimed[order.id].order_state == (order.status.value, order.node)
+        assert order.status.value == "packed"
+        assert claimed[order.id].data == {"channel": order.channel, "ref": "T-1"}
+        assert claimed["01NOSUCHORDER0000000000000"].order_state is None
+        assert claimed["01NOSUCHORDER0000000000000"].data is None
+
+    def test_finish_timers_writes_a_batch_in_one_call(
+        self, store: OrderStore, factory: OrderFactory
+    ) -> None:
+        """Each finish of a batch is applied or refused on its own merits, in order."""
+        orders = store.put_many(list(factory.orders(3, status="paid"))).orders
+        store.set_timers([TimerPlan(o.id, arm=[TimerArm("sla", _START)]) for o in orders])
+        claimed = {t.order_id: t for t in store.claim_timers(_START, limit=10)}
+        store.set_timers([TimerPlan(orders[2].id, cancel=["sla"])])
+        breach = [
+            OrderEvent(order_id=o.id, type="order.sla_breached", actor=Actor.system())
+            for o in orders
+        ]
+        later = _START + timedelta(hours=1)
+        results = store.finish_timers(
+            [
+                TimerFinish(claimed[orders[0].id], events=[breach[0]]),
+                TimerFinish(claimed[orders[1].id], events=[breach[1]], next_due=later),
+                TimerFinish(claimed[orders[2].id], events=[breach[2]]),
+            ]
+        )
+        assert results == [True, True, False]
+        assert store.timers(orders[0].id) == []
+        assert [(t.level, t.due_at) for t in store.timers(orders[1].id)] == [(2, later)]
+        kinds = [[e.type for e in store.events(o.id)] for o in orders]
+        assert kinds == [
+            ["order.created", "order.sla_breached"],
+            ["order.created", "order.sla_breached"],
+            ["order.created"],
+        ]
+        assert store.events(orders[0].id)[-1].order_version == 1
+        assert store.integrity_check() == []
+        assert store.finish_timers([]) == []
 
     def test_concurrent_timer_claimers_get_each_timer_once(
         self, store: OrderStore, reopen: Callable[[], OrderStore], factory: OrderFactory
