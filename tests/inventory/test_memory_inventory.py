@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from ordercore.errors import ConfigurationError
+from ordercore import plugins
+from ordercore.errors import ConfigurationError, PluginNotFound
 from ordercore.inventory import (
     Inventory,
     Location,
@@ -76,3 +78,28 @@ def test_bad_memory_urls(url: str) -> None:
 def test_unknown_options_are_refused() -> None:
     with pytest.raises(ConfigurationError, match="options"):
         open_inventory("memory://", colour="blue")
+
+
+class _AcmeBackend(MemoryInventoryBackend):
+    """A third-party backend, registered under its own scheme."""
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> MemoryInventoryBackend:
+        return cls(url=url)
+
+
+def test_open_inventory_uses_the_plugin_group() -> None:
+    with plugins.register("ordercore.inventory", "acme", _AcmeBackend):
+        inventory = open_inventory("acme+fast://warehouse")
+    assert isinstance(inventory.backend, _AcmeBackend)
+    assert inventory.url == "acme+fast://warehouse"
+    with pytest.raises(PluginNotFound):
+        open_inventory("nosuch://x")
+
+
+def test_open_inventory_passes_a_clock() -> None:
+    moment = datetime(2026, 11, 11, tzinfo=UTC)
+    inventory = open_inventory("memory://", clock=lambda: moment)
+    inventory.add_location(Location(id="WH1"))
+    inventory.receive("MUG", "WH1", 1, actor=Actor(kind=ActorKind.PERSON, id="li"))
+    assert inventory.ledger()[0].at == moment
