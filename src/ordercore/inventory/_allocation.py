@@ -844,6 +844,8 @@ class _Problem:
         if not self.bundles:
             return {}, 0
         best: list[Any] = [-1, None]  # covered, placement
+        # Nothing can beat every bundle placed with the loose lines as well off as before.
+        ceiling = sum(b.units for b in self.bundles) + self._loose_cover(selected, remaining)
         tries = 0
         choice: list[str | None] = []
 
@@ -867,7 +869,7 @@ class _Problem:
                 return
             bundle = self.bundles[i]
             for where in options(bundle):
-                if tries >= self.budget and best[1] is not None:
+                if best[1] is not None and (tries >= self.budget or best[0] >= ceiling):
                     return
                 if where is not None:
                     for sku, n in bundle.need.items():
