@@ -332,6 +332,16 @@ def check_status_since(run: Run) -> None:
     assert [order.channel for order in recent] == ["jd"]
 
 
+@expect("docs/storage.md", 'TimerArm("sla:allocated", due)')
+def check_timers(run: Run) -> None:
+    """The timer is armed with the update, claimed with its order's state and moved a rung on."""
+    store, order, due = run.namespace["store"], run.namespace["order"], run.namespace["due"]
+    assert store.get(order.id).status is OrderStatus.ALLOCATED
+    [timer] = store.timers(order.id)
+    assert (timer.name, timer.level, timer.due_at) == ("sla:allocated", 2, due + timedelta(hours=2))
+    assert store.claim_timers(due + timedelta(hours=1)) == []
+
+
 @expect("docs/storage.md", "def publish(message)")
 def check_outbox_relay(run: Run) -> None:
     """The relay loop ends with nothing pending (the block's store starts empty)."""
