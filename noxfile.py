@@ -51,7 +51,7 @@ def typecheck(session: nox.Session) -> None:
     The user code is checked from a scratch directory with tests/typing/mypy.ini (what
     examples/README.md tells users to configure), not with the repository's [tool.mypy].
     """
-    install_everything(session, "mypy==2.4.1")
+    install_everything(session, "mypy==2.4.1", "types-PyYAML==6.0.12.20261122")
     session.run("mypy", "src", *(str(p / "src") for p in PLUGINS))
     user_project = Path(tempfile.mkdtemp(prefix="ordercore-user-code-"))
     typing_dir = ROOT / "tests" / "typing"

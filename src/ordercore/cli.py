@@ -507,10 +507,13 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = command(
         "demo",
-        "store a realistic multi-channel batch in SQLite and summarise it",
+        "store a realistic multi-channel batch in SQLite, run its lifecycle and summarise it",
         "Build a realistic batch of orders from seven channels plus POS, store them in a new "
-        "SQLite file, read them back and print counts per canonical status and channel and "
-        "money totals per channel. The file is marked as the demo's (a table ordercore_demo); "
+        "SQLite file, move them through the default lifecycle over a simulated day (some "
+        "cancelled, held for review or in after-sale) and run their SLA timers, then read them "
+        "back and print counts per canonical status, channel and lifecycle state, the SLA "
+        "breaches by escalation level, and money totals per channel. The file is marked as "
+        "the demo's (a table ordercore_demo); "
         "a later run replaces only such a file and refuses any other existing one (a store, an "
         "application database, an empty or non-SQLite file) without touching it.",
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 # PyYAML ships no type hints; types-PyYAML is not a dependency.
-import yaml  # type: ignore[import-untyped, unused-ignore]
+import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self
 
 # PyYAML ships no type hints; types-PyYAML is not a dependency.
-import yaml  # type: ignore[import-untyped, unused-ignore]
+import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
