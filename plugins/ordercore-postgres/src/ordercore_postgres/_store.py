@@ -35,10 +35,12 @@ from ordercore.storage import (
     OutboxMessage,
     Timer,
     TimerArm,
+    TimerFinish,
     TimerPlan,
     order_fingerprint,
 )
 from ordercore.storage.kit import (
+    EVENTS,
     ORDER_STREAM,
     BaseStore,
     BatchResult,
@@ -54,6 +56,7 @@ from ordercore.storage.kit import (
     change_log_problems,
     dumps,
     events_from_payloads,
+    events_message,
     id_taken,
     key_reused,
     key_taken,
@@ -165,7 +168,8 @@ _V2: Final[tuple[str, ...]] = (
 
 #: Timers live with the orders, so a transition arms and cancels them in its own
 #: transaction. A claim is a token and a lease (``claimed_until``, on the caller's
-#: clock); the due-time index is how the timer service finds work.
+#: clock); the due-time index is how the timer service finds work. ``data`` holds
+#: the few strings armed with a timer (a JSON object of strings, or NULL).
 _V3: Final[tuple[str, ...]] = (
     """CREATE TABLE {schema}.timers (
         order_id text COLLATE "C" NOT NULL,
@@ -175,6 +179,7 @@ _V3: Final[tuple[str, ...]] = (
         attempts integer NOT NULL DEFAULT 0,
         claimed_until timestamptz NOT NULL DEFAULT '-infinity',
         claim text COLLATE "C",
+        data jsonb,
         PRIMARY KEY (order_id, name)
     )""",
     "CREATE INDEX timers_due ON {schema}.timers (due_at)",
@@ -223,7 +228,7 @@ _OUTBOX_TYPES: Final = ["text", "text", "int4", "text", "text", "text"]
 # A free timer's claimed_until may be -infinity, which Python cannot read: shown as NULL.
 _TIMER_COLUMNS: Final = (
     "order_id, name, due_at, level, attempts, "
-    "CASE WHEN claim IS NOT NULL THEN claimed_until END, claim"
+    "CASE WHEN claim IS NOT NULL THEN claimed_until END, claim, data"
 )
 _DIALECT: Final = QueryDialect(
     placeholder="%s",
@@ -271,7 +276,7 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _timer(row: Sequence[Any]) -> Timer:
+def _timer(row: Sequence[Any], order_state: tuple[str, str | None] | None = None) -> Timer:
     claim = row[6]
     return Timer(
         order_id=row[0],
@@ -281,7 +286,13 @@ def _timer(row: Sequence[Any]) -> Timer:
         attempts=row[4],
         claim=claim,
         claimed_until=_utc(row[5]) if claim is not None else None,
+        data=row[7],
+        order_state=order_state,
     )
+
+
+def _timer_data(arm: TimerArm) -> str | None:
+    return None if arm.data is None else json.dumps(arm.data, separators=(",", ":"))
 
 
 def _timer_writes(
@@ -503,33 +514,50 @@ class _Statements:
         )
         self.cancel_timers = f"DELETE FROM {timers} WHERE {pairs}"
         self.arm_timers = (
-            f"INSERT INTO {timers} (order_id, name, due_at, level) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::int4[]) "
+            f"INSERT INTO {timers} (order_id, name, due_at, level, data) "
+            "SELECT o, n, d, l, j::jsonb FROM unnest(%s::text[], %s::text[], "
+            "%s::timestamptz[], %s::int4[], %s::text[]) AS u(o, n, d, l, j) "
             "ORDER BY 1, 2 ON CONFLICT (order_id, name) DO UPDATE SET due_at = excluded.due_at, "
-            "level = excluded.level, attempts = 0, claimed_until = '-infinity', claim = NULL"
+            "level = excluded.level, data = excluded.data, attempts = 0, "
+            "claimed_until = '-infinity', claim = NULL"
         )
         self.timers_of = (
             f"SELECT {_TIMER_COLUMNS} FROM {timers} WHERE order_id = %s ORDER BY due_at, name"
         )
         self.timer_count = f"SELECT count(*) FROM {timers}"
         self.timer_count_before = f"SELECT count(*) FROM {timers} WHERE due_at < %s"
-        # Claimers skip the rows another claimer has locked: several processes claim
-        # disjoint timers at once without waiting for each other.
+        # Claimers skip the timer rows another claimer has locked: several processes
+        # claim disjoint timers at once without waiting for each other. The order's
+        # status and node come with the claim (LEFT JOIN: NULL when it is gone); only
+        # the timers are locked (FOR UPDATE OF t), never the orders.
         self.claim_timers = (
-            f"UPDATE {timers} AS t SET claim = %s, claimed_until = %s, attempts = t.attempts + 1 "
-            f"WHERE (t.order_id, t.name) IN (SELECT order_id, name FROM {timers} "
-            "WHERE due_at <= %s AND claimed_until <= %s ORDER BY due_at LIMIT %s "
-            "FOR UPDATE SKIP LOCKED) RETURNING t.order_id, t.name, t.due_at, t.level, "
-            "t.attempts, t.claimed_until, t.claim"
+            f"WITH picked AS MATERIALIZED (SELECT t.order_id, t.name, o.status, o.node, "
+            f"o.id IS NOT NULL AS found FROM {timers} AS t "
+            f"LEFT JOIN {orders} AS o ON o.id = t.order_id "
+            "WHERE t.due_at <= %s AND t.claimed_until <= %s ORDER BY t.due_at LIMIT %s "
+            f"FOR UPDATE OF t SKIP LOCKED) UPDATE {timers} AS c SET claim = %s, "
+            "claimed_until = %s, attempts = c.attempts + 1 FROM picked "
+            "WHERE c.order_id = picked.order_id AND c.name = picked.name "
+            "RETURNING c.order_id, c.name, c.due_at, c.level, c.attempts, c.claimed_until, "
+            "c.claim, c.data, picked.status, picked.node, picked.found"
         )
-        self.held_timer = (
-            f"SELECT level FROM {timers} WHERE order_id = %s AND name = %s AND claim = %s "
-            "FOR UPDATE"
+        # finish_timers locks the orders it records events on in id order (FOR SHARE:
+        # their version stays put until commit), then the timers still held with the
+        # claim token, in key order: the order update_many takes them in.
+        self.order_keys_for_share = (
+            f"SELECT id, version, channel, channel_order_id, status FROM {orders} "
+            "WHERE id = ANY(%s::text[]) ORDER BY id FOR SHARE"
         )
-        self.delete_timer = f"DELETE FROM {timers} WHERE order_id = %s AND name = %s"
-        self.reschedule_timer = (
-            f"UPDATE {timers} SET due_at = %s, level = %s, attempts = 0, "
-            "claimed_until = '-infinity', claim = NULL WHERE order_id = %s AND name = %s"
+        self.held_timers = (
+            f"SELECT order_id, name FROM {timers} WHERE (order_id, name, claim) IN "
+            "(SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])) "
+            "ORDER BY order_id, name FOR UPDATE"
+        )
+        self.reschedule_timers = (
+            f"UPDATE {timers} AS t SET due_at = u.d, level = u.l, attempts = 0, "
+            "claimed_until = '-infinity', claim = NULL "
+            "FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::int4[]) AS u(o, n, d, l) "
+            "WHERE t.order_id = u.o AND t.name = u.n"
         )
         self.retry_timer = (
             f"UPDATE {timers} SET claim = NULL, claimed_until = %s "
@@ -1279,6 +1307,7 @@ class PostgresStore(BaseStore):
                     [key[1] for key, _ in arm],
                     [timer.due_at for _, timer in arm],
                     [timer.level for _, timer in arm],
+                    [_timer_data(timer) for _, timer in arm],
                 ),
             )
 
@@ -1302,62 +1331,114 @@ class PostgresStore(BaseStore):
     ) -> list[Timer]:
         """Claim up to ``limit`` timers due at ``now``, earliest first, for ``lease_seconds``.
 
-        One ``UPDATE`` over the due timers picked with ``FOR UPDATE SKIP LOCKED``:
+        One ``UPDATE`` over the due timers picked with ``FOR UPDATE OF t SKIP LOCKED``:
         claimers in any number of processes get disjoint timers and never wait
-        for one another. The lease is counted from ``now`` (the caller's clock).
+        for one another. Each timer comes with its order's ``(status, node)``, read
+        by a ``LEFT JOIN`` in the same statement without locking the order. The
+        lease is counted from ``now`` (the caller's clock).
         """
         self._check_writable()
         until = now + timedelta(seconds=float(lease_seconds))
         token = new_id()
         with self._connection() as conn:
             rows = conn.execute(
-                self._sql.claim_timers, (token, until, now, now, int(limit))
+                self._sql.claim_timers, (now, now, int(limit), token, until)
             ).fetchall()
-        claimed = [_timer(row) for row in rows]
+        claimed = [_timer(row[:8], (row[8], row[9]) if row[10] else None) for row in rows]
         claimed.sort(key=lambda timer: (timer.due_at, timer.order_id, timer.name))
         return claimed
 
-    def finish_timer(
-        self,
-        timer: Timer,
-        *,
-        events: Sequence[OrderEvent] = (),
-        next_due: datetime | None = None,
-        next_level: int | None = None,
-    ) -> bool:
-        """Finish a claimed timer: record ``events`` on its order, then reschedule or delete it.
+    def finish_timers(self, finishes: Iterable[TimerFinish]) -> list[bool]:
+        """Finish claimed timers in one transaction: record events, reschedule or delete.
 
-        One transaction. The order (when there are events) is locked before the
-        timer, in the order ``update_many`` takes them, so the two never deadlock.
+        The orders that get events are locked first, in id order and only to read
+        their key columns (``version``, ``channel``, ``channel_order_id``,
+        ``status``; never the body); then the timers still held, in key order.
+        That is the order ``update_many`` takes them in, so the two never deadlock.
+        The outbox messages, deletions and reschedulings are then sent as one
+        pipeline (a batched ``executemany`` and one statement each).
 
         Returns:
-            ``False`` when nothing was written: the claim is no longer held (the
-            timer was cancelled or re-armed, or another worker took it over after
-            its lease lapsed), or its order is gone (the timer is then deleted).
+            For each finish, in turn, whether it was applied. ``False`` (nothing
+            written for it) when the claim is no longer held (the timer was
+            cancelled or re-armed, another worker took it over after its lease
+            lapsed, or an earlier finish of the batch finished it), or when it
+            has events and its order is gone (the timer is then deleted).
+
+        Raises:
+            ConfigurationError: an item is not a TimerFinish, or its timer was not
+                claimed; nothing is written.
         """
         self._check_writable()
-        token = self.check_claimed(timer)
-        key = (timer.order_id, timer.name)
+        batch = self.check_finishes(finishes)
+        if not batch:
+            return []
+        eventful = sorted({finish.timer.order_id for finish, _ in batch if finish.events})
+        done: list[bool] = []
+        messages: list[tuple[Any, ...]] = []
+        deleted: list[tuple[str, str]] = []
+        rescheduled: list[tuple[str, str, datetime, int]] = []
         with self._connection() as conn, conn.transaction():
-            stored_row = (
-                conn.execute(self._sql.body_for_share, (timer.order_id,)).fetchone()
-                if events
-                else None
+            orders = (
+                {
+                    row[0]: row[1:]
+                    for row in conn.execute(self._sql.order_keys_for_share, (eventful,))
+                }
+                if eventful
+                else {}
             )
-            if conn.execute(self._sql.held_timer, (*key, token)).fetchone() is None:
-                return False
-            if events and stored_row is None:
-                conn.execute(self._sql.delete_timer, key)
-                return False
-            if stored_row is not None:
-                change = self.events_change(load_stored_order(*stored_row), events)
-                conn.execute(self._sql.record, _change_values(change))
-            if next_due is None:
-                conn.execute(self._sql.delete_timer, key)
-            else:
-                level = next_level if next_level is not None else timer.level + 1
-                conn.execute(self._sql.reschedule_timer, (next_due, level, *key))
-        return True
+            held = {
+                (row[0], row[1])
+                for row in conn.execute(
+                    self._sql.held_timers,
+                    (
+                        [finish.timer.order_id for finish, _ in batch],
+                        [finish.timer.name for finish, _ in batch],
+                        [token for _, token in batch],
+                    ),
+                )
+            }
+            for finish, _ in batch:
+                timer = finish.timer
+                key = (timer.order_id, timer.name)
+                if key not in held:
+                    done.append(False)
+                    continue
+                held.discard(key)  # a second finish of the same timer finds it finished
+                if finish.events:
+                    order = orders.get(timer.order_id)
+                    if order is None:
+                        deleted.append(key)
+                        done.append(False)
+                        continue
+                    version, channel, channel_order_id, status = order
+                    event_id, payload = events_message(
+                        timer.order_id, version, channel, channel_order_id, status, finish.events
+                    )
+                    messages.append(
+                        (ORDER_STREAM, timer.order_id, version, event_id, EVENTS, payload)
+                    )
+                if finish.next_due is None:
+                    deleted.append(key)
+                else:
+                    level = timer.level + 1 if finish.next_level is None else finish.next_level
+                    rescheduled.append((*key, finish.next_due, level))
+                done.append(True)
+            with conn.pipeline():
+                if messages:
+                    with conn.cursor() as cursor:
+                        cursor.executemany(self._sql.record, messages)
+                if deleted:
+                    conn.execute(
+                        self._sql.cancel_timers,
+                        ([key[0] for key in deleted], [key[1] for key in deleted]),
+                    )
+                if rescheduled:
+                    conn.execute(
+                        self._sql.reschedule_timers,
+                        tuple(list(column) for column in zip(*rescheduled, strict=True)),
+                    )
+        return done
 
     def retry_timer(self, timer: Timer, at: datetime) -> bool:
         self._check_writable()
