@@ -32,8 +32,13 @@ transaction, in this order, and a backend takes its locks as it goes:
    :meth:`~InventoryTxn.change_stock` calls in sorted key order (or on keys
    already locked), then
 4. quotas, ledger, records, backorder queue and outbox writes;
-5. backorder retries last: ``get_reservation(..., lock=True, skip_locked=True)``
-   of queued reservations, then more ``change_stock`` calls on their keys.
+5. backorder retries last, never waiting for a lock:
+   ``get_reservation(..., lock=True, skip_locked=True)`` of a queued
+   reservation, ``lock_stock(its keys, skip_locked=True)``, and ``change_stock``
+   only on keys that call returned.
+
+:meth:`~ordercore.inventory.Inventory.reserve_many` locks the stock rows of all
+its requests' located lines first, sorted, before any change.
 
 A row lock is never held across a network call: the engine does no I/O inside
 a transaction other than the backend's own statements.
@@ -134,7 +139,9 @@ class InventoryTxn(Protocol):
 
     # -- counters ---------------------------------------------------------------------
 
-    def lock_stock(self, keys: Sequence[StockKey]) -> dict[StockKey, StockRow]:
+    def lock_stock(
+        self, keys: Sequence[StockKey], *, skip_locked: bool = False
+    ) -> dict[StockKey, StockRow]:
         """Read the counter rows of ``keys`` and lock them until the transaction ends.
 
         ``keys`` come sorted and without repeats; a backend with row locks takes
@@ -142,8 +149,13 @@ class InventoryTxn(Protocol):
         ORDER BY sku, location FOR UPDATE``). Keys without a row are left out of
         the result (no row is created, nothing is locked for them).
 
+        With ``skip_locked``, rows locked by another transaction are not waited
+        for and are left out too (``FOR UPDATE SKIP LOCKED``); rows this
+        transaction holds already are returned. The engine uses it while retrying
+        backorders, so that phase never waits for a lock and cannot deadlock.
+
         Returns:
-            The rows found, by key.
+            The rows found (and locked), by key.
         """
         ...
 

@@ -78,7 +78,9 @@ class _MemoryTxn:
 
     # -- counters ---------------------------------------------------------------------
 
-    def lock_stock(self, keys: Sequence[StockKey]) -> dict[StockKey, StockRow]:
+    def lock_stock(
+        self, keys: Sequence[StockKey], *, skip_locked: bool = False
+    ) -> dict[StockKey, StockRow]:
         stock = self._s.stock
         return {key: stock[key] for key in keys if key in stock}
 

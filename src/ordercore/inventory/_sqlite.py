@@ -169,7 +169,9 @@ class _SQLiteTxn:
 
     # -- counters ---------------------------------------------------------------------
 
-    def lock_stock(self, keys: Sequence[StockKey]) -> dict[StockKey, StockRow]:
+    def lock_stock(
+        self, keys: Sequence[StockKey], *, skip_locked: bool = False
+    ) -> dict[StockKey, StockRow]:
         # BEGIN IMMEDIATE holds the database's write lock already: reading is locking.
         found: dict[StockKey, StockRow] = {}
         execute = self._db.execute
