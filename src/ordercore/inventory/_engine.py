@@ -507,7 +507,8 @@ class Inventory:
 
         A channel then sees ``min(available, quota - used)``. Units reserved
         through the channel count as used until released; committed units stay
-        used. ``None`` removes the quota.
+        used. ``None`` removes the quota. Raising or removing a quota serves the
+        SKU's waiting requests.
 
         Raises:
             ConfigurationError: a bad SKU, channel or quantity.
@@ -522,6 +523,9 @@ class Inventory:
             )
         with self.backend.transaction() as txn:
             txn.set_quota(sku, channel, quantity)
+            op = _Op(txn, self._clock(), _SYSTEM, "quota")
+            self._retry_backorders(op, {sku})
+            op.finish()
 
     def quotas(self, sku: str | None = None) -> dict[tuple[str, str], tuple[int, int]]:
         """Quotas as ``{(sku, channel): (quota, used)}``."""
@@ -573,6 +577,25 @@ class Inventory:
                     if data is not None:
                         seen[rid] = _Rec.decode(data).reservation()
         return list(seen.values())
+
+    def retry_backorders(self, sku: str | None = None) -> list[Reservation]:
+        """Serve waiting requests (of ``sku``) with the stock there now, first in first out.
+
+        Stock arrivals retry the queue by themselves; this sweep serves what a
+        busy row made an arrival skip (on backends with row locks), and can run
+        from a timer.
+
+        Returns:
+            The waiting reservations that changed (got stock), in queue order.
+        """
+        at = self._clock()
+        with self.backend.transaction() as txn:
+            skus = sorted({s for s, _ in txn.backorder_queue(sku, 100_000)})
+            op = _Op(txn, at, _SYSTEM, "backorder")
+            changed = self._retry_backorders(op, skus)
+            op.finish()
+            found = [txn.get_reservation(rid) for rid in changed]
+        return [_Rec.decode(data).reservation() for data in found if data is not None]
 
     def ledger(
         self,
@@ -804,7 +827,17 @@ class Inventory:
                 )
         at = self._now(now)
         results: list[Reservation | InsufficientStock] = []
+        keys = sorted(
+            {
+                (line.sku, location)
+                for request in batch
+                for line in request.lines
+                if (location := line.location or request.location) is not None
+            }
+        )
         with self.backend.transaction() as txn:
+            if len(keys) > 1:
+                txn.lock_stock(keys)
             op = _Op(txn, at, _SYSTEM, "reserve")
             for request in batch:
                 try:
@@ -979,8 +1012,12 @@ class Inventory:
             rec.status = ReservationStatus.BACKORDERED
             rec.expires = None
 
-    def _fill_partial(self, op: _Op, rec: _Rec, waiting: list[ReservationLine]) -> bool:
+    def _fill_partial(
+        self, op: _Op, rec: _Rec, waiting: list[ReservationLine], *, retry: bool = False
+    ) -> bool:
         """Reserve what can be reserved of ``waiting`` line by line; keep the rest waiting.
+
+        With ``retry`` (serving the queue), rows other transactions hold are skipped.
 
         Returns:
             Whether everything was reserved.
@@ -993,7 +1030,8 @@ class Inventory:
                 location = self._choose(op.txn, line.sku, need, {}, partial=True)
             if location is not None:
                 self._known(op.txn, location)
-                row = op.txn.lock_stock([(line.sku, location)]).get((line.sku, location))
+                key = (line.sku, location)
+                row = op.txn.lock_stock([key], skip_locked=retry).get(key)
                 free = 0 if row is None else max(row.available, 0)
                 take = min(need, free)
                 if rec.channel is not None and take:
@@ -1016,13 +1054,17 @@ class Inventory:
         rec.waiting = [_line_json(line) for line in left]
         return not left
 
-    def _retry_backorders(self, op: _Op, skus: Iterable[str]) -> None:
+    def _retry_backorders(self, op: _Op, skus: Iterable[str]) -> list[str]:
         """Reserve waiting requests of ``skus``, first in first out, with the stock there now.
 
         A SKU's queue stops at the first request this SKU's stock cannot satisfy
         (later ones do not overtake it); a request blocked by another SKU is passed.
+
+        Returns:
+            The ids of the reservations that got stock, in the order served.
         """
         txn = op.txn
+        served: list[str] = []
         for sku in sorted(set(skus)):
             for _, rid in txn.backorder_queue(sku, _RETRY_BATCH):
                 data = txn.get_reservation(rid, lock=True, skip_locked=True)
@@ -1040,8 +1082,11 @@ class Inventory:
                     for done in sorted(before - rec.waiting_skus()):
                         txn.dequeue_backorder(done, rid)
                     self._save(txn, rec, _to_us(op.at))
+                    if rid not in served:
+                        served.append(rid)
                 if blocked:
                     break
+        return served
 
     def _fill_waiting(self, op: _Op, rec: _Rec, sku: str) -> bool:
         """Try to reserve ``rec``'s waiting lines; return whether ``sku``'s stock blocked it."""
@@ -1050,6 +1095,9 @@ class Inventory:
         if rec.backorder == BackorderPolicy.WAIT.value:
             try:
                 placed = self._place(op.txn, waiting, rec.location)
+                keys = sorted({(s, loc) for s, loc, _ in placed})
+                if len(op.txn.lock_stock(keys, skip_locked=True)) < len(keys):
+                    return False  # a row is busy (or missing): retried at the next arrival
                 self._take(op, rec, placed, EntryKind.RESERVE)
             except InsufficientStock as exc:
                 return exc.sku == sku and exc.channel is None
@@ -1057,7 +1105,7 @@ class Inventory:
         else:
             mine = [line for line in waiting if line.sku == sku]
             others = [line for line in waiting if line.sku != sku]
-            complete = self._fill_partial(op, rec, mine)
+            complete = self._fill_partial(op, rec, mine, retry=True)
             rec.waiting = [*rec.waiting, *(_line_json(line) for line in others)]
             if rec.lines and rec.status is ReservationStatus.BACKORDERED:
                 self._activate(rec, now)

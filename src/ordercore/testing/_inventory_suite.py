@@ -617,6 +617,24 @@ class InventoryConformance:
         assert stocked.reservation("o1").status is ReservationStatus.ACTIVE
         assert stocked.backorders() == [] and stocked.verify() == []
 
+    def test_raising_a_quota_serves_the_queue(self, stocked: Inventory) -> None:
+        stocked.set_quota("TEA", "douyin", 2)
+        waiting = stocked.reserve(
+            _request("o1", _line("TEA", 4), channel="douyin", backorder="wait")
+        )
+        assert waiting.status is ReservationStatus.BACKORDERED
+        stocked.set_quota("TEA", "douyin", 10)
+        assert stocked.reservation("o1").status is ReservationStatus.ACTIVE
+        assert stocked.quotas("TEA") == {("TEA", "douyin"): (10, 4)}
+        assert stocked.retry_backorders() == []
+
+    def test_a_sweep_serves_what_is_there_now(self, stocked: Inventory, corrupt: Corrupt) -> None:
+        stocked.reserve(_request("o1", _line("TEA", 7), backorder="wait"))
+        corrupt(stocked, "TEA", "WH1", "on_hand", 2)  # stock that no arrival announced
+        served = stocked.retry_backorders("TEA")
+        assert [(r.id, r.status) for r in served] == [("o1", ReservationStatus.ACTIVE)]
+        assert stocked.backorders() == [] and stocked.retry_backorders() == []
+
     def test_an_idempotent_backorder(self, stocked: Inventory) -> None:
         request = _request("o1", _line("TEA", 9), backorder="wait")
         first = stocked.reserve(request, idempotency_key="k")
