@@ -541,3 +541,24 @@ class TestRefusals:
     def test_result_type(self) -> None:
         result = follow(default_lifecycle(), pdd(1), pdd(1), actor=CONNECTOR)
         assert isinstance(result, ChannelFollow) and not result.changed
+
+
+class TestAfterSaleOnShippedOrders:
+    def test_a_refund_on_a_shipped_pdd_order_keeps_the_shipment(self) -> None:
+        """PDD order_status 2 (shipped) with refund_status 2 seen first from paid: the shipment
+        is walked through (implied), then the order enters after-sale from shipped."""
+        lifecycle = default_lifecycle()
+        order = pdd(1)
+        assert order.status is OrderStatus.PAID
+        result = follow(lifecycle, order, pdd(2, 2), actor=CONNECTOR, now=NOW)
+        moves = [e for e in result.events if e.type == TRANSITIONED]
+        assert_legal(lifecycle, moves)
+        assert [e.data["trigger"] for e in moves] == [
+            "allocate",
+            "pick",
+            "pack",
+            "ship",
+            "request_return_refund",
+        ]
+        assert [e.data["implied"] for e in moves] == [True, True, True, True, False]
+        assert result.order.status is OrderStatus.AFTER_SALE

@@ -963,7 +963,9 @@ def next_status(
     * ``cancelled`` is reached from any status and is final: nothing after it is taken.
       From ``shipped`` on it implies ``after_sale`` (goods went out, so a refund closed it).
     * ``after_sale`` is reached from any status but ``cancelled`` (from
-      ``pending_payment`` it implies ``paid``). It is left for ``completed`` or
+      ``pending_payment`` it implies ``paid``; when the channel's main value alone
+      is further on the main line, as PDD ``order_status`` 2 with a
+      ``refund_status``, the statuses up to it are implied, so the shipment is kept). It is left for ``completed`` or
       ``cancelled``, or for a main-line status at or beyond ``main`` (the after-sale
       ended and fulfilment goes on); with ``main`` unknown only for the first two.
     * ``under_review`` (a hold) is reached from ``paid`` up to ``packed`` (from
@@ -997,10 +999,12 @@ def next_status(
     current = _status_of(current)
     if isinstance(mapped, OrderStatusMapping):
         mapped = mapped.mapping
+    base: OrderStatus | None = None
     if isinstance(mapped, StatusMapping):
         if mapped.status is None:
             return _stay(current, node, main, SkipReason.UNKNOWN)
         new, new_node, replaces = mapped.status, mapped.node, mapped.replaces_nodes
+        base = mapped.base_status
     else:
         new, new_node, replaces = _status_of(mapped), None, frozenset()
     if main is not None:
@@ -1024,6 +1028,10 @@ def next_status(
         gone = current in _RANK and _RANK[current] >= _RANK[S.SHIPPED]
         return _go(current, node, new, new_node, (S.AFTER_SALE,) if gone else (), main)
     if new is S.AFTER_SALE:
+        if base in _RANK and current in _RANK and _RANK[base] > _RANK[current]:
+            # The main value says how far fulfilment got (PDD order_status 2 with a
+            # refund_status): those statuses are implied on the way into after-sale.
+            return _go(current, node, new, new_node, (*_between(current, base), base), base)
         paid_first: tuple[OrderStatus, ...] = (S.PAID,) if current is S.PENDING_PAYMENT else ()
         return _go(current, node, new, new_node, paid_first, S.PAID if paid_first else main)
     if new is S.UNDER_REVIEW:

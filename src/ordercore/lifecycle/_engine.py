@@ -48,7 +48,7 @@ from ordercore.schema import (
     OrderStatus,
     PresalePhase,
 )
-from ordercore.storage._protocol import OrderUpdate, TimerArm, TimerPlan
+from ordercore.storage._protocol import OrderUpdate, TimerArm, TimerPlan, trusted_timer_plan
 from ordercore.timestamps import ChannelTime, utc_now
 
 if TYPE_CHECKING:
@@ -367,14 +367,15 @@ class Lifecycle:
         if old_name == new_name and not status_changed:
             return None
         cancel = () if old_name is None else (old_name,)
-        arm: tuple[TimerArm, ...] = ()
+        arm: tuple[tuple[str, datetime, Mapping[str, str]], ...] = ()
         if new_name is not None:
             due = self.sla_due(after, state, now)
             if due is not None:
-                arm = (TimerArm(new_name, due, data=_timer_data(after)),)
+                arm = ((new_name, due, _timer_data(after)),)
         if not cancel and not arm:
             return None
-        return TimerPlan(after.id, cancel=cancel, arm=arm)
+        # Names from the validated spec, an aware time and short strings: no re-checks.
+        return trusted_timer_plan(after.id, cancel, arm)
 
     def arm_timers(
         self, store: OrderStore, orders: Iterable[Order], *, now: datetime | None = None

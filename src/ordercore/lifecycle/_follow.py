@@ -293,6 +293,14 @@ def _search(
     return None, blocked
 
 
+def _waypoint(step: StatusStep, current: OrderStatus) -> OrderStatus | None:
+    """The furthest main-line status a step into a side branch implies beyond ``current``."""
+    if step.status in _RANK or current not in _RANK:
+        return None
+    further = [s for s in step.implied if s in _RANK and _RANK[s] > _RANK[current]]
+    return max(further, key=_RANK.__getitem__) if further else None
+
+
 def _allowed(step: StatusStep, current: OrderStatus) -> frozenset[OrderStatus]:
     """The statuses a path may pass through without claiming what the channel did not say."""
     known = [current, step.status, *step.implied]
@@ -493,14 +501,26 @@ def _transitions(
             facts=facts,
         )
 
-    path, blocked = _search(
-        lifecycle,
-        order,
-        goal,
-        _allowed(step, order.status),
-        _words(step.node),
-        apply,
-    )
+    allowed = _allowed(step, order.status)
+    path: list[Transition] | None = None
+    blocked: GuardFailed | None = None
+    waypoint = _waypoint(step, order.status)
+    if waypoint is not None:
+        # Into a side branch after a jump (shipped, then a refund): walk the main line
+        # to where the channel says fulfilment got first, so the shipment is recorded.
+        def reached(ref: str) -> bool:
+            return split_ref(ref)[0] == waypoint.value
+
+        first, blocked = _search(lifecycle, order, reached, allowed, frozenset(), apply)
+        if first:
+            rest, blocked = _search(
+                lifecycle, first[-1].order, goal, allowed, _words(step.node), apply
+            )
+            if rest is not None:
+                path = first + rest
+    if path is None:
+        path, direct_blocked = _search(lifecycle, order, goal, allowed, _words(step.node), apply)
+        blocked = direct_blocked or blocked
     base = ChannelFollow(order=order, mapping=mapping, step=step, do_not_ship=_held_of(order))
     if path is None:
         where = exact or target.value
