@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from ordercore.errors import VersionConflict
 from ordercore.schema import Actor, ActorKind, OrderEvent
-from ordercore.storage import Timer
+from ordercore.storage import OrderUpdate, Timer, TimerArm, TimerFinish, TimerPlan
 from ordercore.timestamps import utc_now
 from ordercore_postgres import PostgresStore
 
@@ -63,11 +64,15 @@ def race_versions(
         raise
 
 
-def drain_timers(url: str, schema: str, index: int, barrier: Any, results: Any) -> None:
+def drain_timers(
+    url: str, schema: str, batched: bool, index: int, barrier: Any, results: Any
+) -> None:
     """Claim due timers and finish each with a breach event until none are left.
 
-    Reports ``(finished, lost)``: the ``(order_id, name)`` of every timer this
-    process finished, and of every one whose finish returned False.
+    ``batched``: finish each claimed batch with one ``finish_timers`` call
+    instead of one ``finish_timer`` per timer. Reports ``(finished, lost)``: the
+    ``(order_id, name)`` of every timer this process finished, and of every one
+    whose finish returned False.
     """
     try:
         worker = f"timer-worker-{index}"
@@ -76,10 +81,54 @@ def drain_timers(url: str, schema: str, index: int, barrier: Any, results: Any) 
             finished: list[tuple[str, str]] = []
             lost: list[tuple[str, str]] = []
             while batch := store.claim_timers(utc_now(), limit=25, lease_seconds=300):
-                for timer in batch:
-                    done = store.finish_timer(timer, events=[breach_event(timer, worker)])
-                    (finished if done else lost).append((timer.order_id, timer.name))
+                if batched:
+                    done = store.finish_timers(
+                        TimerFinish(timer, events=[breach_event(timer, worker)]) for timer in batch
+                    )
+                else:
+                    done = [
+                        store.finish_timer(timer, events=[breach_event(timer, worker)])
+                        for timer in batch
+                    ]
+                for timer, ok in zip(batch, done, strict=True):
+                    (finished if ok else lost).append((timer.order_id, timer.name))
         results.put((index, (finished, lost)))
+    except BaseException as exc:
+        results.put((index, repr(exc)))
+        raise
+
+
+def update_orders(
+    url: str,
+    schema: str,
+    order_ids: list[str],
+    rounds: int,
+    index: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """Update the orders ``rounds`` times in batches of 50, arming a later timer on each.
+
+    Every ``update_many`` locks its orders and then their timer rows, as the
+    timer workers' finishes do. Reports the number of orders updated.
+    """
+    try:
+        with PostgresStore.from_url(url, schema=schema, min_size=1, max_size=1) as store:
+            barrier.wait(timeout=60)
+            later = utc_now() + timedelta(days=1)
+            updated = 0
+            for turn in range(rounds):
+                for start in range(0, len(order_ids), 50):
+                    chunk = order_ids[start : start + 50]
+                    stored = store.update_many(
+                        OrderUpdate(
+                            store.get(order_id).evolve(seller_note=f"round {turn}"),
+                            timers=TimerPlan(order_id, arm=[TimerArm("sla:later", later)]),
+                        )
+                        for order_id in reversed(chunk)
+                    )
+                    updated += len(stored)
+        results.put((index, updated))
     except BaseException as exc:
         results.put((index, repr(exc)))
         raise
@@ -105,3 +154,19 @@ def take_over_timer(url: str, schema: str, index: int, barrier: Any, results: An
     except BaseException as exc:
         results.put((index, repr(exc)))
         raise
+
+
+def finish_or_update(
+    url: str,
+    schema: str,
+    order_ids: list[str] | None,
+    rounds: int,
+    index: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """Drain timers in batches (``order_ids`` None) or update those orders (see above)."""
+    if order_ids is None:
+        drain_timers(url, schema, True, index, barrier, results)
+    else:
+        update_orders(url, schema, order_ids, rounds, index, barrier, results)

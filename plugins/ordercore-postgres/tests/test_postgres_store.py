@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,8 +34,8 @@ from ordercore.errors import (
     StoreURLError,
     VersionConflict,
 )
-from ordercore.schema import OrderStatus
-from ordercore.storage import OrderStore, OrderUpdate, TimerArm, TimerPlan
+from ordercore.schema import Actor, OrderEvent, OrderStatus
+from ordercore.storage import OrderStore, OrderUpdate, TimerArm, TimerFinish, TimerPlan
 from ordercore.testing import OrderFactory, StoreConformance
 from ordercore_postgres import MIGRATIONS, PostgresStore
 
@@ -70,6 +70,8 @@ def _admin() -> psycopg.Connection[Any]:
 
 
 FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "stored"
+
+_DUE = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 class TestPostgresStore(StoreConformance):
@@ -520,6 +522,119 @@ class TestAtomicity:
         assert any(p.startswith(f"order {second.id}: version 1 but") for p in problems)
         assert f"outbox names missing order {third.id}" in problems
         assert len(problems) == 3
+
+
+class TestTimers:
+    def test_claims_neither_wait_for_nor_lock_the_orders(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """A claim gets past an order locked by a writer and skips a timer row locked by one."""
+        store = open_schema()
+        order, other = store.put_many(
+            list(OrderFactory(seed=21).orders(2, status="paid", channel="taobao"))
+        ).orders
+        store.set_timers(TimerPlan(o.id, arm=[TimerArm("sla", _DUE)]) for o in (order, other))
+        # Leaving the block ends the locking transaction before the pool waits for the claim.
+        with ThreadPoolExecutor(max_workers=1) as pool, _admin() as conn, conn.transaction():
+            conn.execute(f'SELECT 1 FROM "{schema}".orders WHERE id = %s FOR UPDATE', (order.id,))
+            conn.execute(
+                f'SELECT 1 FROM "{schema}".timers WHERE order_id = %s FOR UPDATE', (other.id,)
+            )
+            claimed = pool.submit(store.claim_timers, _DUE).result(timeout=30)
+        assert [(t.order_id, t.order_state) for t in claimed] == [(order.id, ("paid", order.node))]
+        [late] = store.claim_timers(_DUE)
+        assert (late.order_id, late.order_state) == (other.id, ("paid", other.node))
+
+    def test_finish_timers_reads_the_orders_key_columns_not_their_body(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """The breach message is built from the order's row even when its body is unreadable."""
+        store = open_schema()
+        order = store.put(OrderFactory(seed=22).order(status="packed", channel="taobao"))
+        store.set_timers([TimerPlan(order.id, arm=[TimerArm("sla", _DUE)])])
+        [timer] = store.claim_timers(_DUE)
+        with _admin() as conn:
+            conn.execute(f'UPDATE "{schema}".orders SET body = %s WHERE id = %s', ("{}", order.id))
+        with pytest.raises(OrderCoreError):
+            store.get(order.id)
+        breach = OrderEvent(order_id=order.id, type="order.sla_breached", actor=Actor.system())
+        assert store.finish_timers([TimerFinish(timer, events=[breach])]) == [True]
+        with _admin() as conn:
+            row = conn.execute(
+                f'SELECT topic, aggregate_version, payload FROM "{schema}".outbox '
+                "WHERE aggregate_id = %s ORDER BY id DESC LIMIT 1",
+                (order.id,),
+            ).fetchone()
+        assert row is not None
+        topic, version, payload = row
+        message = json.loads(payload)
+        assert (topic, version) == ("order.events", 1)
+        assert {key: message[key] for key in ("order_id", "version", "channel", "status")} == {
+            "order_id": order.id,
+            "version": 1,
+            "channel": order.channel,
+            "status": "packed",
+        }
+        assert message["channel_order_id"] == order.channel_order_id
+        assert [e["type"] for e in message["events"]] == ["order.sla_breached"]
+        assert store.timers(order.id) == []
+
+    def test_a_timers_data_is_a_jsonb_object_kept_until_it_is_armed_again(
+        self, schema: str, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """Rescheduling and handing back keep the data; arming the name again replaces it."""
+        store = open_schema()
+        order = store.put(OrderFactory(seed=23).order(status="paid", channel="taobao"))
+        data = {"channel": order.channel, "ref": order.channel_order_id}
+        store.set_timers([TimerPlan(order.id, arm=[TimerArm("sla", _DUE, data=data)])])
+
+        def stored_data() -> tuple[Any, ...] | None:
+            with _admin() as conn:
+                return conn.execute(
+                    f'SELECT jsonb_typeof(data), data FROM "{schema}".timers WHERE order_id = %s',
+                    (order.id,),
+                ).fetchone()
+
+        assert stored_data() == ("object", data)
+        [timer] = store.claim_timers(_DUE)
+        later = _DUE + timedelta(hours=1)
+        assert store.finish_timers([TimerFinish(timer, next_due=later)]) == [True]
+        [rescheduled] = store.timers(order.id)
+        assert (rescheduled.level, rescheduled.due_at, rescheduled.data) == (2, later, data)
+        [claimed] = store.claim_timers(later)
+        assert claimed.data == data
+        assert store.retry_timer(claimed, later + timedelta(minutes=5))
+        assert store.timers(order.id)[0].data == data
+        store.set_timers([TimerPlan(order.id, arm=[TimerArm("sla", later)])])
+        assert store.timers(order.id)[0].data is None
+        assert stored_data() == (None, None)
+
+    def test_a_timer_finished_twice_in_one_batch_is_finished_once(
+        self, open_schema: Callable[..., PostgresStore]
+    ) -> None:
+        """The second finish of a timer in a batch finds it finished; a gone order's is deleted."""
+        store = open_schema()
+        order = store.put(OrderFactory(seed=24).order(status="paid", channel="taobao"))
+        gone = "01NOSUCHORDER0000000000000"
+        store.set_timers(TimerPlan(i, arm=[TimerArm("sla", _DUE)]) for i in (order.id, gone))
+        claimed = {t.order_id: t for t in store.claim_timers(_DUE)}
+        breach = [
+            OrderEvent(order_id=i, type="order.sla_breached", actor=Actor.system())
+            for i in (order.id, order.id, gone)
+        ]
+        later = _DUE + timedelta(hours=1)
+        results = store.finish_timers(
+            [
+                TimerFinish(claimed[order.id], events=[breach[0]], next_due=later),
+                TimerFinish(claimed[order.id], events=[breach[1]]),
+                TimerFinish(claimed[gone], events=[breach[2]], next_due=later),
+            ]
+        )
+        assert results == [True, False, False]
+        assert [e.event_id for e in store.events(order.id)][1:] == [breach[0].event_id]
+        assert [(t.level, t.due_at) for t in store.timers(order.id)] == [(2, later)]
+        assert store.timers(gone) == []
+        assert store.integrity_check() == []
 
 
 # -- several processes ---------------------------------------------------------------------

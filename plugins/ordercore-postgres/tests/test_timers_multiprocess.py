@@ -44,7 +44,11 @@ def test_processes_draining_due_timers_handle_each_exactly_once(
     workers: ModuleType,
     run_processes: RunProcesses,
 ) -> None:
-    """Four processes claiming and finishing 2,000 due timers record one breach per order."""
+    """Four processes claiming and finishing 2,000 due timers record one breach per order.
+
+    Two finish each timer on its own (``finish_timer``), two a claimed batch at a
+    time (``finish_timers``).
+    """
     store = open_schema()
     orders = store.put_many(list(OrderFactory(seed=11).orders(TIMERS, status="paid"))).orders
     start = utc_now() - timedelta(hours=1)
@@ -56,7 +60,9 @@ def test_processes_draining_due_timers_handle_each_exactly_once(
         for i, order in enumerate(orders)
     )
     assert store.timer_count() == TIMERS
-    reported = run_processes(workers.drain_timers, [(URL, schema)] * PROCESSES)
+    reported = run_processes(
+        workers.drain_timers, [(URL, schema, index % 2 == 1) for index in range(PROCESSES)]
+    )
     finished = [key for done, _ in reported.values() for key in done]
     lost = [key for _, missed in reported.values() for key in missed]
     assert lost == []
@@ -77,6 +83,47 @@ def test_processes_draining_due_timers_handle_each_exactly_once(
         {f"timer-worker-{index}": len(done) for index, (done, _) in reported.items() if done}
     )
     assert store.outbox_pending() == 2 * TIMERS
+    assert store.integrity_check() == []
+
+
+def test_batched_finishes_and_batched_updates_of_the_same_orders_do_not_deadlock(
+    schema: str,
+    open_schema: Callable[..., PostgresStore],
+    workers: ModuleType,
+    run_processes: RunProcesses,
+) -> None:
+    """Timer finishes record events while update_many rewrites the orders and arms timers.
+
+    Both lock the orders (in id order) before the timers, so all four processes
+    get through, and every breach is recorded at a version its order had.
+    """
+    store = open_schema()
+    count, rounds = 600, 3
+    orders = store.put_many(list(OrderFactory(seed=13).orders(count, status="paid"))).orders
+    start = utc_now() - timedelta(hours=1)
+    store.set_timers(
+        TimerPlan(order.id, arm=[TimerArm("sla", start + timedelta(milliseconds=i))])
+        for i, order in enumerate(orders)
+    )
+    ids = sorted(order.id for order in orders)
+    halves = [ids[: count // 2], ids[count // 2 :]]
+    reported = run_processes(
+        workers.finish_or_update,
+        [(URL, schema, None, rounds), (URL, schema, None, rounds)]
+        + [(URL, schema, half, rounds) for half in halves],
+    )
+    assert reported[2] == reported[3] == rounds * count // 2
+    finished = [key for index in (0, 1) for key in reported[index][0]]
+    lost = [key for index in (0, 1) for key in reported[index][1]]
+    assert lost == []
+    assert sorted(finished) == [(order_id, "sla") for order_id in ids]
+    for order_id in ids:
+        assert store.get(order_id).version == 1 + rounds
+        breaches = [e for e in store.events(order_id) if e.type == workers.BREACH]
+        assert len(breaches) == 1, order_id
+        assert 1 <= breaches[0].order_version <= 1 + rounds
+    assert [t.name for t in store.timers(ids[0])] == ["sla:later"]
+    assert store.timer_count() == count
     assert store.integrity_check() == []
 
 
