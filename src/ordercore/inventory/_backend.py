@@ -383,6 +383,26 @@ class InventoryTxn(Protocol):
         """All quotas (of one SKU): ``{(sku, channel): (quota, used)}``."""
         ...
 
+    # -- settings ---------------------------------------------------------------------
+
+    def get_setting(self, key: str, *, lock: bool = False) -> str | None:
+        """Read a setting (JSON text) by key, locking its row when ``lock`` is true.
+
+        Settings hold small per-inventory state the engine keeps beside the stock:
+        safety-stock rules (``safety:<sku>``) and the state of their alerts
+        (``crossing:<sku>``), written in the same transaction as the change that
+        caused them.
+        """
+        ...
+
+    def put_setting(self, key: str, value: str | None) -> None:
+        """Insert or replace a setting; ``None`` deletes it."""
+        ...
+
+    def settings(self, prefix: str) -> dict[str, str]:
+        """Every setting whose key starts with ``prefix``."""
+        ...
+
     # -- locations and outbox ---------------------------------------------------------
 
     def put_location(self, location_id: str, data: str) -> None:

@@ -39,6 +39,7 @@ class _State:
         self.queue_seq = 0
         self.quotas: dict[tuple[str, str], tuple[int, int]] = {}
         self.locations: dict[str, str] = {}
+        self.settings: dict[str, str] = {}
         self.outbox: list[OutboxEntry] = []
 
 
@@ -289,6 +290,20 @@ class _MemoryTxn:
 
     def quotas(self, sku: str | None) -> dict[tuple[str, str], tuple[int, int]]:
         return {key: value for key, value in self._s.quotas.items() if sku is None or key[0] == sku}
+
+    # -- settings ---------------------------------------------------------------------
+
+    def get_setting(self, key: str, *, lock: bool = False) -> str | None:
+        return self._s.settings.get(key)
+
+    def put_setting(self, key: str, value: str | None) -> None:
+        if value is None:
+            self._pop(self._s.settings, key)
+        else:
+            self._put(self._s.settings, key, value)
+
+    def settings(self, prefix: str) -> dict[str, str]:
+        return {k: v for k, v in sorted(self._s.settings.items()) if k.startswith(prefix)}
 
     # -- locations and outbox ---------------------------------------------------------
 

@@ -94,6 +94,9 @@ _V1: Final = (
     """CREATE TABLE ordercore_stock_locations (
         id TEXT PRIMARY KEY, data TEXT NOT NULL
     ) WITHOUT ROWID""",
+    """CREATE TABLE ordercore_stock_settings (
+        key TEXT PRIMARY KEY, value TEXT NOT NULL
+    ) WITHOUT ROWID""",
 )
 
 #: The inventory's schema steps, applied through the order store's migrations.
@@ -102,7 +105,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         COMPONENT,
         1,
         "stock counters, the stock ledger, reservations with a due-time index, adjustments, "
-        "transfers, idempotency keys, the backorder queue, channel quotas and locations",
+        "transfers, idempotency keys, the backorder queue, channel quotas, locations and "
+        "settings",
         _V1,
     ),
 )
@@ -423,6 +427,32 @@ class _SQLiteTxn:
                 (sku,),
             ).fetchall()
         return {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+
+    # -- settings ---------------------------------------------------------------------
+
+    def get_setting(self, key: str, *, lock: bool = False) -> str | None:
+        row = self._db.execute(
+            "SELECT value FROM ordercore_stock_settings WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_setting(self, key: str, value: str | None) -> None:
+        if value is None:
+            self._db.execute("DELETE FROM ordercore_stock_settings WHERE key = ?", (key,))
+        else:
+            self._db.execute(
+                "INSERT INTO ordercore_stock_settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def settings(self, prefix: str) -> dict[str, str]:
+        rows = self._db.execute(
+            "SELECT key, value FROM ordercore_stock_settings WHERE substr(key, 1, ?) = ? "
+            "ORDER BY key",
+            (len(prefix), prefix),
+        ).fetchall()
+        return {str(k): str(v) for k, v in rows}
 
     # -- locations and outbox ---------------------------------------------------------
 
