@@ -104,11 +104,12 @@ def _pyproject(path: Path) -> dict[str, Any]:
 
 class TestGroupDescriptions:
     def test_every_group_is_described_once_in_order(self) -> None:
-        """GROUPS lists the five groups, and each has a PluginGroup of the same name."""
+        """GROUPS lists the six groups, and each has a PluginGroup of the same name."""
         assert plugins.GROUPS == (
             "ordercore.connectors",
             "ordercore.storage",
             "ordercore.inventory",
+            "ordercore.allocation",
             "ordercore.scorers",
             "ordercore.notifiers",
         )
@@ -143,11 +144,22 @@ class TestGroupDescriptions:
         assert storage.driver_suffix
 
     def test_groups_without_a_protocol_yet(self) -> None:
-        """Connectors, inventory and scorers are not checked against a protocol yet."""
-        for group in ("ordercore.connectors", "ordercore.inventory", "ordercore.scorers"):
+        """Connectors and scorers are not checked against a protocol yet."""
+        for group in ("ordercore.connectors", "ordercore.scorers"):
             assert plugins.describe(group).protocol is None
-        assert plugins.describe("ordercore.inventory").factory == "from_url"
         assert not plugins.describe("ordercore.connectors").opens_urls
+
+    def test_inventory_and_allocation_name_their_protocols_and_built_ins(self) -> None:
+        """Inventory backends open by URL (memory, sqlite); strategies are chosen by name."""
+        inventory = plugins.describe("ordercore.inventory")
+        assert inventory.protocol == "ordercore.inventory:InventoryBackend"
+        assert inventory.factory == "from_url" and inventory.driver_suffix
+        assert sorted(inventory.builtins) == ["memory", "sqlite"]
+        assert inventory.name_for_url("postgres://db/shop") == "postgresql"
+        allocation = plugins.describe("ordercore.allocation")
+        assert allocation.protocol == "ordercore.inventory:AllocationStrategy"
+        assert not allocation.opens_urls
+        assert sorted(allocation.builtins) == ["priority", "region_priority", "single_location"]
 
     def test_notifiers_are_checked_against_notifier_and_opened_by_url(self) -> None:
         """The notifiers group names its protocol, factory, aliases and three built-ins."""
@@ -363,13 +375,15 @@ class TestOpenURL:
         assert "claim_outbox" in message and ", get," not in message
         assert _HalfStore.closed
 
-    def test_a_group_without_a_protocol_takes_what_from_url_returns(self) -> None:
-        """Inventory has no protocol yet: open_url returns the factory's result unchecked."""
+    def test_what_from_url_returns_is_checked_against_the_protocol(self) -> None:
+        """An inventory factory returning something that is not a backend is refused by name."""
         sentinel = object()
         factory = SimpleNamespace(from_url=lambda url, **options: (sentinel, url, options))
-        with plugins.register("ordercore.inventory", "stock", factory):
-            result = plugins.open_url("ordercore.inventory", "stock+redis://r/0", ttl=5)
-        assert result == (sentinel, "stock+redis://r/0", {"ttl": 5})
+        with (
+            plugins.register("ordercore.inventory", "stock", factory),
+            pytest.raises(PluginLoadError, match=r"InventoryBackend: it has no close"),
+        ):
+            plugins.open_url("ordercore.inventory", "stock+redis://r/0", ttl=5)
 
     def test_a_group_without_a_protocol_still_needs_the_factory(self) -> None:
         """An inventory plugin without from_url cannot be opened by URL."""

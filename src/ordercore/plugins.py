@@ -269,8 +269,25 @@ _DESCRIPTIONS: Final[Mapping[str, PluginGroup]] = MappingProxyType(
             PluginGroup(
                 name="ordercore.inventory",
                 holds="stock-level backends, one per URL scheme",
+                protocol="ordercore.inventory:InventoryBackend",
                 factory="from_url",
+                aliases={"postgres": "postgresql"},
                 driver_suffix=True,
+                url_examples=("sqlite:///shop.db", "memory://"),
+                builtins={
+                    "memory": "ordercore.inventory._memory:MemoryInventoryBackend",
+                    "sqlite": "ordercore.inventory._sqlite:SQLiteInventoryBackend",
+                },
+            ),
+            PluginGroup(
+                name="ordercore.allocation",
+                holds="stock allocation strategies, one per strategy name",
+                protocol="ordercore.inventory:AllocationStrategy",
+                builtins={
+                    "priority": "ordercore.inventory._allocation:PriorityStrategy",
+                    "region_priority": "ordercore.inventory._allocation:RegionPriorityStrategy",
+                    "single_location": "ordercore.inventory._allocation:SingleLocationStrategy",
+                },
             ),
             PluginGroup(
                 name="ordercore.scorers",

@@ -17,10 +17,29 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Final
 
 from ordercore import plugins
+from ordercore.inventory._allocation import (
+    ALLOCATION_GROUP,
+    AllocationPlan,
+    AllocationStrategy,
+    Assignment,
+    Demand,
+    Destination,
+    LocationDecision,
+    PriorityStrategy,
+    Region,
+    RegionPriorityStrategy,
+    SingleLocationStrategy,
+    StockTable,
+    StockView,
+    allocate,
+    load_strategy,
+    province_of,
+    region_of,
+    serves,
+)
 from ordercore.inventory._backend import (
     InventoryBackend,
     InventoryTxn,
@@ -29,6 +48,7 @@ from ordercore.inventory._backend import (
     StockRow,
 )
 from ordercore.inventory._engine import STOCK_STREAM, STOCK_TOPIC, Inventory
+from ordercore.inventory._memory import MemoryInventoryBackend
 from ordercore.inventory._model import (
     Adjustment,
     AdjustmentStatus,
@@ -48,13 +68,36 @@ from ordercore.inventory._model import (
     Transfer,
     TransferStatus,
 )
+from ordercore.inventory._safety import (
+    BELOW_SAFETY,
+    CrossingState,
+    CrossingStore,
+    Forecast,
+    MemoryCrossingStore,
+    SafetyLevel,
+    SafetyStockMonitor,
+    SafetyStockRule,
+    forecast,
+    ledger_reader,
+)
+from ordercore.inventory._sqlite import SQLiteInventoryBackend
 
 __all__ = [
+    "ALLOCATION_GROUP",
     "Adjustment",
     "AdjustmentStatus",
+    "AllocationPlan",
+    "AllocationStrategy",
+    "Assignment",
+    "BELOW_SAFETY",
     "BackorderPolicy",
+    "CrossingState",
+    "CrossingStore",
+    "Demand",
+    "Destination",
     "Drift",
     "EntryKind",
+    "Forecast",
     "GiftPolicy",
     "Inventory",
     "InventoryBackend",
@@ -62,29 +105,43 @@ __all__ = [
     "LedgerEntry",
     "LedgerRow",
     "Location",
+    "LocationDecision",
     "LocationKind",
+    "MemoryCrossingStore",
+    "MemoryInventoryBackend",
+    "PriorityStrategy",
+    "Region",
+    "RegionPriorityStrategy",
     "Reservation",
     "ReservationLine",
     "ReservationRequest",
     "ReservationStatus",
     "ReservedLine",
+    "SQLiteInventoryBackend",
     "STOCK_STREAM",
     "STOCK_TOPIC",
+    "SafetyLevel",
+    "SafetyStockMonitor",
+    "SafetyStockRule",
+    "SingleLocationStrategy",
     "StockKey",
     "StockLevel",
     "StockRow",
+    "StockTable",
+    "StockView",
     "Transfer",
     "TransferStatus",
+    "allocate",
+    "forecast",
+    "ledger_reader",
+    "load_strategy",
     "open_inventory",
+    "province_of",
+    "region_of",
+    "serves",
 ]
 
 _GROUP: Final = "ordercore.inventory"
-
-#: ordercore's own backends, used while the plugin group does not list them itself.
-_BUILTINS: Final = {
-    "memory": "ordercore.inventory._memory:MemoryInventoryBackend",
-    "sqlite": "ordercore.inventory._sqlite:SQLiteInventoryBackend",
-}
 
 
 def open_inventory(url: str, **options: Any) -> Inventory:
@@ -103,14 +160,7 @@ def open_inventory(url: str, **options: Any) -> Inventory:
         StoreError: the backend could not open the database.
     """
     clock = options.pop("clock", None)
-    description = plugins.describe(_GROUP)
-    name = description.name_for_url(url)
-    registered = {info.name for info in plugins.registered(_GROUP)}
-    if name in _BUILTINS and name not in registered:
-        module, _, attribute = _BUILTINS[name].partition(":")
-        backend = getattr(importlib.import_module(module), attribute).from_url(url, **options)
-    else:
-        backend = plugins.open_url(_GROUP, url, **options)
+    backend = plugins.open_url(_GROUP, url, **options)
     if isinstance(backend, Inventory):
         return backend
     return Inventory(backend) if clock is None else Inventory(backend, clock=clock)
