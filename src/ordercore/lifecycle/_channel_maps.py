@@ -965,8 +965,9 @@ def next_status(
     * ``after_sale`` is reached from any status but ``cancelled`` (from
       ``pending_payment`` it implies ``paid``; when the channel's main value alone
       is further on the main line, as PDD ``order_status`` 2 with a
-      ``refund_status``, the statuses up to it are implied, so the shipment is kept). It is left for ``completed`` or
-      ``cancelled``, or for a main-line status at or beyond ``main`` (the after-sale
+      ``refund_status``, the statuses up to it are implied, so the shipment is kept).
+      It is left for ``completed`` or ``cancelled``, or for a main-line status at or
+      beyond ``main`` (the after-sale
       ended and fulfilment goes on); with ``main`` unknown only for the first two.
     * ``under_review`` (a hold) is reached from ``paid`` up to ``packed`` (from
       ``pending_payment`` it implies ``paid``), never once goods left. It is released
