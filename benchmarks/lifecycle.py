@@ -72,15 +72,15 @@ LIVE = 100_000
 SMALL = 1_000
 #: Distinct orders the factory makes; the live orders are copies of them with new ids
 #: (the factory takes about 1 ms an order, and generation is not what is measured).
-QUICK_UNIQUE, FULL_UNIQUE = 1_000, 5_000
+QUICK_UNIQUE, FULL_UNIQUE = 500, 5_000
 QUICK_REPEAT, FULL_REPEAT = 3, 5
 #: Transitions per timed run with --quick (orders picked at random among the live ones);
 #: without it, every live order once.
-QUICK_SAMPLE = 25_000
+QUICK_SAMPLE = 10_000
 #: Orders of the SQLite section.
-QUICK_STORED, FULL_STORED = 5_000, 50_000
+QUICK_STORED, FULL_STORED = 3_000, 50_000
 #: Orders whose memory is traced (tracemalloc slows the work about threefold).
-QUICK_TRACED, FULL_TRACED = 20_000, LIVE
+QUICK_TRACED, FULL_TRACED = 5_000, LIVE
 #: Reference figures for a Machine per order and add_model, at a small N.
 MACHINE_PER_ORDER_N = 100
 ADD_MODEL_N = 1_000
