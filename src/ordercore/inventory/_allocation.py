@@ -891,7 +891,7 @@ class _Problem:
 class RegionPriorityStrategy:
     """The default: region-serving locations first, then priority; one location if it can.
 
-    Args:
+    Attributes:
         by_region: Rank the locations that serve the destination first.
         split: Split an order across locations when no single one covers it
             (the fewest locations a greedy set cover finds); without it, only a

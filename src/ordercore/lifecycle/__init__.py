@@ -13,7 +13,7 @@ channel status maps (:func:`map_channel_status`) and :func:`follow_channel`,
 which drives an order through the lifecycle to what its channel reports; and
 :class:`SlaService`, which runs the SLA timers transitions arm in the store.
 
-Example:
+Examples:
     >>> from ordercore.lifecycle import default_lifecycle
     >>> from ordercore.testing import OrderFactory
     >>> order = OrderFactory(seed=3).order(status="pending_payment")

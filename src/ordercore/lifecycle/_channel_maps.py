@@ -200,7 +200,7 @@ class StatusMapping:
         replaces_nodes: The channel's other nodes under ``status``; one of them is
             cleared when this status arrives without a node.
 
-    Example:
+    Examples:
         >>> m = map_channel_status("pdd", {"order_status": 1, "refund_status": 4})
         >>> m.status.value, m.node, m.implied_from
         ('cancelled', 'refunded_before_shipping', 'refund_status')
@@ -513,7 +513,7 @@ class ChannelStatusMap:
     :class:`~ordercore.errors.LifecycleSpecError` naming the file, the line, the channel
     and the entry.
 
-    Example:
+    Examples:
         >>> maps = channel_maps()
         >>> maps.map("tmall", "WAIT_SELLER_SEND_GOODS").status.value
         'paid'
@@ -990,7 +990,7 @@ def next_status(
     Raises:
         ConfigurationError: ``current``, ``mapped`` or ``main`` is not an OrderStatus.
 
-    Example:
+    Examples:
         >>> step = next_status(OrderStatus.PAID, OrderStatus.SHIPPED)
         >>> [s.value for s in step.implied]
         ['allocated', 'picking', 'packed']
@@ -1108,7 +1108,7 @@ def is_forward(
 ) -> bool:
     """Whether moving from ``current`` to ``new`` is a step forward (see :func:`next_status`).
 
-    Example:
+    Examples:
         >>> is_forward(OrderStatus.PAID, OrderStatus.SHIPPED)
         True
         >>> is_forward(OrderStatus.SHIPPED, OrderStatus.PAID)
@@ -1126,7 +1126,7 @@ def replay_statuses(
 ) -> tuple[StatusStep, ...]:
     """Apply channel statuses one after another (status, node and ``main`` carried on).
 
-    Example:
+    Examples:
         >>> steps = replay_statuses(OrderStatus.PENDING_PAYMENT, [
         ...     OrderStatus.SHIPPED, OrderStatus.PAID, OrderStatus.COMPLETED])
         >>> [(s.status.value, s.ignored) for s in steps][1]
