@@ -272,7 +272,8 @@ class TestExtend:
         )
         status, _, err = run(capsys, "show", str(path), "--extend", str(second))
         assert status == _EXIT_ERROR
-        assert "'paid.gift_wrapping' names node 'gift_wrapping'" in err
+        assert "unwrap.yaml, line 2, transitions.0.sources.0" in err
+        assert "names 'paid.gift_wrapping', a state neither the spec nor the extension has" in err
 
     def test_a_bad_extension_file_names_its_own_line(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]

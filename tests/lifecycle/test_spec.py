@@ -368,3 +368,19 @@ class TestDurations:
         """Empty, zero, unknown units, bare numbers and over a year are refused."""
         with pytest.raises(ValueError, match="expected a duration"):
             parse_duration(text)
+
+
+def test_an_extension_naming_a_missing_state_is_blamed_on_its_own_line(tmp_path: Path) -> None:
+    """The error names the extension file, the line and the field of the bad reference."""
+    from ordercore.lifecycle import default_spec
+
+    extension = tmp_path / "ext.yaml"
+    extension.write_text(
+        "transitions:\n  - trigger: wrap\n    sources: packed\n    dest: packed.wrapping\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(LifecycleSpecError) as caught:
+        default_spec().extend(extension)
+    error = caught.value
+    assert (error.source, error.line, error.field) == (str(extension), 4, "transitions.0.dest")
+    assert "packed.wrapping" in error.message

@@ -503,6 +503,26 @@ class LifecycleSpec(_SpecModel):
                 state["sla"] = added.sla.model_dump(mode="python")
             for name, node in added.nodes.items():
                 state["nodes"][name] = node.model_dump(mode="python")
+        # A transition of the extension naming a state neither spec has is the
+        # extension's mistake: name its own file and line, before merging.
+        refs = {
+            ref
+            for status, state in states.items()
+            for ref in (status.value, *(f"{status.value}.{node}" for node in state["nodes"]))
+        }
+        ext_source, ext_lines = _sources_from(extension)
+        for index, added_transition in enumerate(extension.transitions):
+            named = [(f"sources.{i}", ref) for i, ref in enumerate(added_transition.sources)]
+            named.append(("dest", added_transition.dest))
+            for where, ref in named:
+                if ref not in refs:
+                    raise _spec_error(
+                        f"transition {added_transition.trigger!r} names {ref!r}, a state "
+                        "neither the spec nor the extension has",
+                        ext_source,
+                        ext_lines,
+                        f"transitions.{index}.{where}",
+                    )
         taken = {(t.trigger, ref) for t in extension.transitions for ref in t.sources}
         transitions = []
         for transition in data["transitions"]:
