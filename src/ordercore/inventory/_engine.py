@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Final, Self
@@ -46,11 +46,22 @@ from ordercore.inventory._model import (
     Transfer,
     TransferStatus,
 )
+from ordercore.inventory._safety import (
+    CrossingState,
+    SafetyLevel,
+    SafetyStockMonitor,
+    SafetyStockRule,
+    SettingsCrossingStore,
+    crossing_key,
+    forecast_key,
+    level_for,
+    rule_key,
+)
 from ordercore.schema import Actor, ActorKind
 from ordercore.storage.kit import OutboxEntry
 from ordercore.timestamps import utc_now
 
-__all__ = ["STOCK_STREAM", "STOCK_TOPIC", "Inventory"]
+__all__ = ["FORECAST_MAX_AGE", "STOCK_STREAM", "STOCK_TOPIC", "Inventory"]
 
 #: The outbox stream of stock messages; the aggregate id is ``"{sku}@{location}"``.
 STOCK_STREAM: Final = "stock"
@@ -62,6 +73,9 @@ _FIELDS: Final = ("on_hand", "reserved", "in_transfer", "damaged")
 _HOLDING: Final = frozenset({ReservationStatus.ACTIVE, ReservationStatus.PARTIALLY_COMMITTED})
 _OPEN: Final = frozenset({*_HOLDING, ReservationStatus.BACKORDERED})
 _RETRY_BATCH: Final = 1000
+_LEDGER_PAGE: Final = 1000
+#: How long a cached safety-stock forecast is used before it is computed again.
+FORECAST_MAX_AGE: Final = timedelta(hours=1)
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -342,9 +356,16 @@ class _Op:
         del self.applied[applied_len:]
         del self.ledger[ledger_len:]
 
-    def finish(self) -> None:
+    def flush(self) -> None:
+        """Append the pending ledger entries (nothing can be undone after this)."""
         if self.ledger:
             self.txn.append_ledger(self.ledger)
+            self.ledger = []
+            self.applied = []
+
+    def finish(self, extra: Sequence[OutboxEntry] = ()) -> None:
+        """Append the ledger; write a stock message per changed availability, then ``extra``."""
+        self.flush()
         messages = []
         for (sku, location), (before, row) in self.touched.items():
             if row.available != before:
@@ -366,6 +387,7 @@ class _Op:
                         },
                     )
                 )
+        messages.extend(extra)
         if messages:
             self.txn.write_outbox(messages)
 
@@ -389,6 +411,22 @@ def _short(
     )
 
 
+def _total(txn: InventoryTxn, sku: str) -> int:
+    """A SKU's available units over all locations (what ``available(sku)`` answers)."""
+    return sum(max(row.available, 0) for row in txn.stock_rows(sku).values())
+
+
+def _ledger_rows(txn: InventoryTxn, sku: str) -> Iterator[LedgerRow]:
+    """A SKU's ledger rows in this transaction, page by page."""
+    after = 0
+    while True:
+        rows = txn.ledger(sku, None, after, _LEDGER_PAGE)
+        yield from rows
+        if len(rows) < _LEDGER_PAGE:
+            return
+        after = rows[-1].seq
+
+
 def _level(sku: str, location: str, row: StockRow) -> StockLevel:
     return StockLevel(
         sku=sku,
@@ -407,9 +445,15 @@ class Inventory:
     idempotency keys and outbox messages commit together or not at all. A
     method that raises changed nothing.
 
+    Safety stock (D24) is checked by every operation that changes stock, in its
+    own transaction: see :meth:`set_safety_stock`.
+
     Args:
         backend: Where the stock lives (see :func:`~ordercore.inventory.open_inventory`).
         clock: Returns the current aware UTC time.
+        forecast_max_age: How long a cached safety-stock forecast is used before
+            an operation computes it again from the ledger (an hour by default;
+            also :attr:`forecast_max_age`).
 
     Example:
         >>> from ordercore.inventory import open_inventory, Location, ReservationRequest
@@ -427,11 +471,21 @@ class Inventory:
     """
 
     def __init__(
-        self, backend: InventoryBackend, *, clock: Callable[[], datetime] = utc_now
+        self,
+        backend: InventoryBackend,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        forecast_max_age: timedelta = FORECAST_MAX_AGE,
     ) -> None:
+        if not isinstance(forecast_max_age, timedelta) or forecast_max_age <= timedelta(0):
+            raise ConfigurationError(
+                f"forecast_max_age must be a positive timedelta, got {forecast_max_age!r}"
+            )
         self.backend = backend
         self._clock = clock
         self._locations: dict[str, Location] = {}
+        #: How long a cached forecast is used before it is computed again.
+        self.forecast_max_age = forecast_max_age
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -525,12 +579,201 @@ class Inventory:
             txn.set_quota(sku, channel, quantity)
             op = _Op(txn, self._clock(), _SYSTEM, "quota")
             self._retry_backorders(op, {sku})
-            op.finish()
+            self._finish(op)
 
     def quotas(self, sku: str | None = None) -> dict[tuple[str, str], tuple[int, int]]:
         """Quotas as ``{(sku, channel): (quota, used)}``."""
         with self.backend.reading() as txn:
             return txn.quotas(sku)
+
+    # -- safety stock ------------------------------------------------------------------------
+
+    def set_safety_stock(
+        self, rule: SafetyStockRule, *, now: datetime | None = None
+    ) -> SafetyLevel:
+        """Set (or replace) a SKU's safety stock; alert at once if it is below it already.
+
+        The rule is kept in the backend (setting ``safety:<sku>``), so every
+        process using the inventory applies it. From then on, every operation
+        that changes the SKU's stock (reserve, reserve_many, modify, commit,
+        release, expire_due, receive, return_stock, approved adjustments,
+        transfers, backorder serving) checks the SKU's availability over all
+        locations against the floor in its own transaction and publishes a
+        ``stock.below_safety`` outbox message once per crossing. A replaced rule
+        keeps the SKU's crossing state: a SKU already alerted is not alerted
+        again unless it was seen at or above the floor in between.
+
+        Returns:
+            The floor in force now (a forecast rule's is computed from the ledger).
+
+        Raises:
+            ConfigurationError: ``rule`` is not a :class:`SafetyStockRule`, or a bad SKU.
+        """
+        if not isinstance(rule, SafetyStockRule):
+            raise ConfigurationError(f"set_safety_stock() takes a SafetyStockRule, got {rule!r}")
+        _text_arg("rule.sku", rule.sku)
+        at = self._now(now)
+        with self.backend.transaction() as txn:
+            txn.put_setting(rule_key(rule.sku), rule.to_json())
+            txn.put_setting(forecast_key(rule.sku), None)
+            if txn.get_setting(crossing_key(rule.sku), lock=True) is None:
+                # A row to lock: concurrent checks of the SKU then take turns on it.
+                txn.put_setting(crossing_key(rule.sku), CrossingState().to_json())
+            alerts, levels = self._check_rules(txn, {rule.sku: rule}, at, refresh=True)
+            if alerts:
+                txn.write_outbox(alerts)
+        return levels[rule.sku]
+
+    def safety_stock(self, sku: str) -> SafetyStockRule | None:
+        """The safety stock rule of ``sku``, or ``None``."""
+        _text_arg("sku", sku)
+        with self.backend.reading() as txn:
+            raw = txn.get_setting(rule_key(sku))
+        return None if raw is None else SafetyStockRule.from_json(raw)
+
+    def safety_rules(self) -> list[SafetyStockRule]:
+        """Every safety stock rule, by SKU."""
+        with self.backend.reading() as txn:
+            found = txn.settings(rule_key(""))
+        return sorted((SafetyStockRule.from_json(raw) for raw in found.values()), key=_by_sku)
+
+    def remove_safety_stock(self, sku: str) -> bool:
+        """Remove a SKU's safety stock, its crossing state and its cached forecast.
+
+        Returns:
+            Whether the SKU had a rule.
+        """
+        _text_arg("sku", sku)
+        with self.backend.transaction() as txn:
+            had = txn.get_setting(crossing_key(sku), lock=True) is not None
+            had = txn.get_setting(rule_key(sku)) is not None or had
+            for key in (rule_key(sku), crossing_key(sku), forecast_key(sku)):
+                txn.put_setting(key, None)
+        return had
+
+    def safety_level(self, sku: str, *, now: datetime | None = None) -> SafetyLevel | None:
+        """The floor in force for ``sku`` (a cached forecast while fresh), or ``None``.
+
+        Reads only: a forecast computed here is not cached.
+        """
+        _text_arg("sku", sku)
+        at = self._now(now)
+        with self.backend.reading() as txn:
+            raw = txn.get_setting(rule_key(sku))
+            if raw is None:
+                return None
+            return self._floor(txn, SafetyStockRule.from_json(raw), at, write=False)
+
+    def safety_crossing(self, sku: str) -> CrossingState | None:
+        """Whether ``sku`` is below its safety stock as last checked, and its alert count."""
+        _text_arg("sku", sku)
+        with self.backend.reading() as txn:
+            raw = txn.get_setting(crossing_key(sku))
+        return None if raw is None else CrossingState.from_json(raw)
+
+    def refresh_safety_forecasts(
+        self, skus: Iterable[str] | None = None, *, now: datetime | None = None
+    ) -> list[SafetyLevel]:
+        """Compute forecast floors again from the ledger, cache them, and check each SKU.
+
+        Operations compute a forecast when its cache is older than
+        :attr:`forecast_max_age`; running this from a timer keeps them from
+        ever doing so, and alerts for SKUs whose floor rose while their stock
+        did not move. One transaction.
+
+        Args:
+            skus: The SKUs (those with a forecast rule); every forecast rule by default.
+            now: The time of the forecasts; the clock by default.
+
+        Returns:
+            The new floors, by SKU.
+        """
+        at = self._now(now)
+        with self.backend.transaction() as txn:
+            if skus is None:
+                found = [
+                    SafetyStockRule.from_json(raw) for raw in txn.settings(rule_key("")).values()
+                ]
+            else:
+                found = []
+                for sku in sorted(set(skus)):
+                    raw = txn.get_setting(rule_key(_text_arg("sku", sku)))
+                    if raw is not None:
+                        found.append(SafetyStockRule.from_json(raw))
+            rules = {rule.sku: rule for rule in found if rule.forecast_days is not None}
+            alerts, levels = self._check_rules(txn, rules, at, refresh=True)
+            if alerts:
+                txn.write_outbox(alerts)
+        return [levels[sku] for sku in sorted(levels)]
+
+    def _finish(self, op: _Op) -> None:
+        """End an operation: its ledger, then safety stock checks, then its outbox messages."""
+        op.flush()
+        skus = sorted({sku for sku, _ in op.touched})
+        rules: dict[str, SafetyStockRule] = {}
+        for sku in skus:
+            raw = op.txn.get_setting(rule_key(sku))
+            if raw is not None:
+                rules[sku] = SafetyStockRule.from_json(raw)
+        alerts = self._check_rules(op.txn, rules, op.at)[0] if rules else []
+        op.finish(alerts)
+
+    def _check_rules(
+        self,
+        txn: InventoryTxn,
+        rules: Mapping[str, SafetyStockRule],
+        at: datetime,
+        *,
+        refresh: bool = False,
+    ) -> tuple[list[OutboxEntry], dict[str, SafetyLevel]]:
+        """Check SKUs against their rules in ``txn``; return the alerts and the floors.
+
+        Per SKU, in SKU order: lock its crossing state first, then read its stock
+        (so a transaction that waited for the lock sees the stock of the one it
+        waited for), find the floor (a cached forecast while fresh) and compare.
+        """
+        store = SettingsCrossingStore(txn)
+        monitor = SafetyStockMonitor(rules.values(), state=store, clock=lambda: at)
+        alerts: list[OutboxEntry] = []
+        levels: dict[str, SafetyLevel] = {}
+        for sku in sorted(rules):
+            store.get(sku)
+            available = _total(txn, sku)
+            level = levels[sku] = self._floor(txn, rules[sku], at, refresh=refresh)
+            alert = monitor.check(sku, available, now=at, level=level)
+            if alert is not None:
+                alerts.append(alert)
+        return alerts, levels
+
+    def _floor(
+        self,
+        txn: InventoryTxn,
+        rule: SafetyStockRule,
+        at: datetime,
+        *,
+        refresh: bool = False,
+        write: bool = True,
+    ) -> SafetyLevel:
+        """A rule's floor at ``at``: its threshold, or its forecast (cached while fresh)."""
+        if rule.forecast_days is None:
+            return level_for(rule, now=at)
+        key = forecast_key(rule.sku)
+        if not refresh:
+            raw = txn.get_setting(key)
+            if raw is not None:
+                cached = SafetyLevel.from_json(raw)
+                basis = cached.basis
+                if (
+                    basis.get("days") == rule.forecast_days
+                    and basis.get("window_days") == rule.window_days
+                    and abs(at - datetime.fromisoformat(basis["window_end"]))
+                    < self.forecast_max_age
+                ):
+                    return cached
+        level = level_for(rule, now=at, entries=_ledger_rows(txn, rule.sku))
+        if write:
+            txn.put_setting(key, level.to_json())
+        return level
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -593,7 +836,7 @@ class Inventory:
             skus = sorted({s for s, _ in txn.backorder_queue(sku, 100_000)})
             op = _Op(txn, at, _SYSTEM, "backorder")
             changed = self._retry_backorders(op, skus)
-            op.finish()
+            self._finish(op)
             found = [txn.get_reservation(rid) for rid in changed]
         return [_Rec.decode(data).reservation() for data in found if data is not None]
 
@@ -667,7 +910,7 @@ class Inventory:
                 new = StockRow(*totals.get(key, (0, 0, 0, 0)), old.version + 1)
                 txn.set_stock(key[0], key[1], new)
                 op.touched[key] = [old.available, new]
-            op.finish()
+            self._finish(op)
         return drifts
 
     # -- receiving and returns --------------------------------------------------------------
@@ -749,7 +992,7 @@ class Inventory:
             if not damaged:
                 self._retry_backorders(op, {sku})
                 row = op.touched[(sku, location)][1]
-            op.finish()
+            self._finish(op)
         return _level(sku, location, row)
 
     # -- reservations ------------------------------------------------------------------------
@@ -799,7 +1042,7 @@ class Inventory:
                     return _Rec.decode(stored[1]).reservation()
             op = _Op(txn, at, _SYSTEM, "reserve")
             rec = self._reserve(op, request)
-            op.finish()
+            self._finish(op)
             if idempotency_key is not None:
                 rec.fp = request.fingerprint()
                 txn.put_idempotency(idempotency_key, rec.fp, rec.encode(), at)
@@ -844,7 +1087,7 @@ class Inventory:
                     results.append(self._reserve(op, request).reservation())
                 except InsufficientStock as exc:
                     results.append(exc)
-            op.finish()
+            self._finish(op)
         return results
 
     def _reserve(self, op: _Op, request: ReservationRequest) -> _Rec:
@@ -1218,7 +1461,7 @@ class Inventory:
             if done:
                 rec.quota = {}
             self._save(txn, rec, _to_us(at))
-            op.finish()
+            self._finish(op)
         return rec.reservation()
 
     def release(
@@ -1241,7 +1484,7 @@ class Inventory:
                 txn.lock_stock(sorted(held))
             self._give_back(op, rec, held, EntryKind.RELEASE, ReservationStatus.RELEASED, reason)
             self._retry_backorders(op, {sku for sku, _ in held})
-            op.finish()
+            self._finish(op)
         return rec.reservation()
 
     def _give_back(
@@ -1317,7 +1560,7 @@ class Inventory:
                 )
                 expired.append(rec.reservation())
             self._retry_backorders(op, skus)
-            op.finish()
+            self._finish(op)
         return expired
 
     def modify(
@@ -1378,7 +1621,7 @@ class Inventory:
             self._save(txn, rec, now_us)
             released = {sku for (sku, _), _ in op.touched.items()}
             self._retry_backorders(op, released)
-            op.finish()
+            self._finish(op)
         return rec.reservation()
 
     def _modify(self, op: _Op, rec: _Rec, placed: Mapping[tuple[str, str, bool], int]) -> None:
@@ -1593,7 +1836,7 @@ class Inventory:
                     raise _short(txn, sku, location, -delta)
                 if delta > 0:
                     self._retry_backorders(op, {sku})
-                op.finish()
+                self._finish(op)
             txn.put_adjustment(decided.id, decided.status.value, _adjustment_json(decided))
         return decided
 
@@ -1644,7 +1887,7 @@ class Inventory:
             ):
                 raise _short(txn, sku, from_location, quantity)
             txn.put_transfer(transfer.id, transfer.status.value, _transfer_json(transfer))
-            op.finish()
+            self._finish(op)
         return transfer
 
     def receive_transfer(self, transfer_id: str, *, actor: Actor) -> Transfer:
@@ -1742,8 +1985,12 @@ class Inventory:
                 actor=transfer.actor,
             )
             txn.put_transfer(done.id, done.status.value, _transfer_json(done))
-            op.finish()
+            self._finish(op)
         return done
+
+
+def _by_sku(rule: SafetyStockRule) -> str:
+    return rule.sku
 
 
 def attrs_evolve(line: ReservationLine, default: str | None) -> ReservationLine:

@@ -26,6 +26,12 @@ without a rule is never checked. The armed / tripped state lives in a
 backend keeps it in its database, in the transaction of the change), so a restart
 does not alert again for a crossing already reported.
 
+An :class:`~ordercore.inventory.Inventory` runs this itself: rules set with
+``Inventory.set_safety_stock`` are kept as settings (``safety:<sku>``), and every
+operation that changes a SKU's stock checks it in its own transaction, over a
+:class:`SettingsCrossingStore` (``crossing:<sku>``), with forecasts cached in
+``forecast:<sku>``. A standalone monitor is for stock kept elsewhere.
+
 Example:
     >>> from ordercore.inventory._safety import SafetyStockMonitor, SafetyStockRule
     >>> alerts = []
@@ -39,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
@@ -48,6 +55,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 import attrs
 
 from ordercore.errors import ConfigurationError
+from ordercore.inventory._backend import LedgerRow
 from ordercore.inventory._model import EntryKind, LedgerEntry
 from ordercore.storage.kit import OutboxEntry
 from ordercore.timestamps import utc_now
@@ -61,8 +69,13 @@ __all__ = [
     "SafetyLevel",
     "SafetyStockMonitor",
     "SafetyStockRule",
+    "SettingsCrossingStore",
+    "crossing_key",
     "forecast",
+    "forecast_key",
     "ledger_reader",
+    "level_for",
+    "rule_key",
 ]
 
 #: The topic of a safety-stock alert (stream ``stock``).
@@ -114,6 +127,36 @@ class SafetyStockRule:
             _whole("SafetyStockRule", "forecast_days", self.forecast_days, minimum=1)
         _whole("SafetyStockRule", "window_days", self.window_days, minimum=1)
 
+    def to_json(self) -> str:
+        """The rule as JSON text (how an inventory keeps it, in the setting ``safety:<sku>``)."""
+        return json.dumps(
+            {
+                "sku": self.sku,
+                "threshold": self.threshold,
+                "forecast_days": self.forecast_days,
+                "window_days": self.window_days,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SafetyStockRule:
+        """Read a rule written by :meth:`to_json` (validated again).
+
+        Raises:
+            ConfigurationError: the text is not a valid rule.
+        """
+        try:
+            body = json.loads(text)
+            return cls(
+                sku=body["sku"],
+                threshold=body["threshold"],
+                forecast_days=body["forecast_days"],
+                window_days=body["window_days"],
+            )
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigurationError(f"not a stored safety stock rule: {exc}") from None
+
 
 @attrs.frozen(kw_only=True)
 class Forecast:
@@ -155,7 +198,7 @@ class Forecast:
 
 
 def forecast(
-    ledger_entries: Iterable[LedgerEntry],
+    ledger_entries: Iterable[LedgerEntry | LedgerRow],
     sku: str,
     *,
     days: int,
@@ -168,7 +211,8 @@ def forecast(
     ``window_days`` days up to ``now`` (entries with ``now - window_days < at <= now``;
     ``EntryKind.COMMIT`` entries of ``sku`` at any location, each counting
     ``-on_hand`` units), times ``days``. Entries of other SKUs and kinds are ignored,
-    so the whole ledger may be passed.
+    so the whole ledger may be passed (as :class:`LedgerEntry` values, or as a
+    backend's rows).
 
     Raises:
         ConfigurationError: ``days`` or ``window_days`` below 1, or ``now`` naive.
@@ -216,6 +260,63 @@ class SafetyLevel:
     threshold: int
     basis: Mapping[str, Any]
 
+    def to_json(self) -> str:
+        """The level as JSON text (an inventory caches forecasts as ``forecast:<sku>``)."""
+        return json.dumps(
+            {"sku": self.sku, "threshold": self.threshold, "basis": dict(self.basis)},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SafetyLevel:
+        """Read a level written by :meth:`to_json`.
+
+        Raises:
+            ConfigurationError: the text is not a stored level.
+        """
+        try:
+            body = json.loads(text)
+            return cls(sku=body["sku"], threshold=int(body["threshold"]), basis=body["basis"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigurationError(f"not a stored safety level: {exc}") from None
+
+
+def level_for(
+    rule: SafetyStockRule,
+    *,
+    now: datetime,
+    entries: Iterable[LedgerEntry | LedgerRow] | None = None,
+) -> SafetyLevel:
+    """The floor a rule sets at ``now``: its threshold, or its forecast over ``entries``.
+
+    Raises:
+        ConfigurationError: a forecast rule without ``entries``, or ``now`` naive.
+    """
+    if rule.threshold is not None:
+        return SafetyLevel(sku=rule.sku, threshold=rule.threshold, basis={"kind": "threshold"})
+    assert rule.forecast_days is not None
+    if entries is None:
+        raise ConfigurationError(
+            f"the safety stock of {rule.sku!r} is a forecast: it needs the SKU's ledger entries"
+        )
+    found = forecast(
+        entries, rule.sku, days=rule.forecast_days, window_days=rule.window_days, now=now
+    )
+    return SafetyLevel(
+        sku=rule.sku,
+        threshold=found.threshold,
+        basis={
+            "kind": "forecast",
+            "days": found.days,
+            "window_days": found.window_days,
+            "committed_units": found.committed_units,
+            "daily_average": str(found.daily_average),
+            "expected": str(found.expected),
+            "window_start": found.start.isoformat(),
+            "window_end": found.end.isoformat(),
+        },
+    )
+
 
 @attrs.frozen(kw_only=True)
 class CrossingState:
@@ -231,6 +332,31 @@ class CrossingState:
     below: bool = False
     alerts: int = 0
     since: datetime | None = None
+
+    def to_json(self) -> str:
+        """The state as JSON text (the setting ``crossing:<sku>``)."""
+        since = None if self.since is None else self.since.isoformat()
+        return json.dumps(
+            {"below": self.below, "alerts": self.alerts, "since": since}, separators=(",", ":")
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> CrossingState:
+        """Read a state written by :meth:`to_json`.
+
+        Raises:
+            ConfigurationError: the text is not a stored crossing state.
+        """
+        try:
+            body = json.loads(text)
+            since = body["since"]
+            return cls(
+                below=bool(body["below"]),
+                alerts=int(body["alerts"]),
+                since=None if since is None else datetime.fromisoformat(since),
+            )
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ConfigurationError(f"not a stored crossing state: {exc}") from None
 
 
 @runtime_checkable
@@ -259,6 +385,59 @@ class MemoryCrossingStore:
     def put(self, sku: str, state: CrossingState) -> None:
         """Store the SKU's state."""
         self._states[sku] = state
+
+
+class _Settings(Protocol):
+    def get_setting(self, key: str, *, lock: bool = False) -> str | None: ...
+
+    def put_setting(self, key: str, value: str | None) -> None: ...
+
+
+def rule_key(sku: str) -> str:
+    """The setting that keeps a SKU's :class:`SafetyStockRule`: ``safety:<sku>``."""
+    return f"safety:{sku}"
+
+
+def crossing_key(sku: str) -> str:
+    """The setting that keeps a SKU's :class:`CrossingState`: ``crossing:<sku>``."""
+    return f"crossing:{sku}"
+
+
+def forecast_key(sku: str) -> str:
+    """The setting that caches a SKU's forecast :class:`SafetyLevel`: ``forecast:<sku>``."""
+    return f"forecast:{sku}"
+
+
+class SettingsCrossingStore:
+    """A :class:`CrossingStore` in an inventory transaction's settings (``crossing:<sku>``).
+
+    Reads lock the setting's row (``get_setting(..., lock=True)``) until the
+    transaction ends, so two transactions checking one SKU take turns, and the
+    second sees what the first wrote; a rolled-back transaction leaves the state
+    as it was. Each SKU is read once per store (then served from the store).
+
+    Args:
+        txn: An open :class:`~ordercore.inventory.InventoryTxn` (anything with
+            ``get_setting`` and ``put_setting``).
+        lock: Lock what is read (``False`` in read-only transactions).
+    """
+
+    def __init__(self, txn: _Settings, *, lock: bool = True) -> None:
+        self._txn = txn
+        self._lock = lock
+        self._seen: dict[str, CrossingState | None] = {}
+
+    def get(self, sku: str) -> CrossingState | None:
+        """The SKU's state, or ``None`` (armed, never checked)."""
+        if sku not in self._seen:
+            raw = self._txn.get_setting(crossing_key(sku), lock=self._lock)
+            self._seen[sku] = None if raw is None else CrossingState.from_json(raw)
+        return self._seen[sku]
+
+    def put(self, sku: str, state: CrossingState) -> None:
+        """Write the SKU's state in the transaction."""
+        self._txn.put_setting(crossing_key(sku), state.to_json())
+        self._seen[sku] = state
 
 
 class _Ledger(Protocol):
@@ -341,7 +520,7 @@ class SafetyStockMonitor:
         sku: str,
         *,
         now: datetime | None = None,
-        entries: Iterable[LedgerEntry] | None = None,
+        entries: Iterable[LedgerEntry | LedgerRow] | None = None,
     ) -> SafetyLevel | None:
         """The floor in force for ``sku`` now, or ``None`` when it has no rule.
 
@@ -352,34 +531,14 @@ class SafetyStockMonitor:
         rule = self._rules.get(sku)
         if rule is None:
             return None
-        if rule.threshold is not None:
-            return SafetyLevel(sku=sku, threshold=rule.threshold, basis={"kind": "threshold"})
-        assert rule.forecast_days is not None
-        if entries is None:
+        if rule.forecast_days is not None and entries is None:
             if self.ledger is None:
                 raise ConfigurationError(
                     f"the safety stock of {sku!r} is a forecast: give the monitor a ledger "
                     "(ledger_reader(inventory)) or pass entries"
                 )
             entries = self.ledger(sku)
-        when = now if now is not None else self.clock()
-        found = forecast(
-            entries, sku, days=rule.forecast_days, window_days=rule.window_days, now=when
-        )
-        return SafetyLevel(
-            sku=sku,
-            threshold=found.threshold,
-            basis={
-                "kind": "forecast",
-                "days": found.days,
-                "window_days": found.window_days,
-                "committed_units": found.committed_units,
-                "daily_average": str(found.daily_average),
-                "expected": str(found.expected),
-                "window_start": found.start.isoformat(),
-                "window_end": found.end.isoformat(),
-            },
-        )
+        return level_for(rule, now=now if now is not None else self.clock(), entries=entries)
 
     def check(
         self,
@@ -387,7 +546,8 @@ class SafetyStockMonitor:
         available: int,
         *,
         now: datetime | None = None,
-        entries: Iterable[LedgerEntry] | None = None,
+        entries: Iterable[LedgerEntry | LedgerRow] | None = None,
+        level: SafetyLevel | None = None,
     ) -> OutboxEntry | None:
         """Check ``sku`` after a change; return the alert when this check crossed below.
 
@@ -396,14 +556,18 @@ class SafetyStockMonitor:
             available: Its available units now (all locations).
             now: When; the monitor's clock by default.
             entries: Ledger entries for a forecast rule (else the monitor's ledger).
+            level: The floor in force, found already (a cached forecast); then
+                neither ``entries`` nor the ledger is read.
 
         Returns:
             The ``stock.below_safety`` outbox entry (already handed to the sink),
             or ``None``: no rule, not below, or below and already alerted.
         """
-        level = self.level(sku, now=now, entries=entries)
-        if level is None:
+        if sku not in self._rules:
             return None
+        if level is None:
+            level = self.level(sku, now=now, entries=entries)
+            assert level is not None
         state = self.state.get(sku) or CrossingState()
         below = available < level.threshold
         if below == state.below:
