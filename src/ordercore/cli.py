@@ -7,6 +7,9 @@
     ordercore lifecycle show [FILE] [--extend EXT_FILE] [--json]
     ordercore lifecycle validate FILE [--extend EXT_FILE]
     ordercore lifecycle diagram [FILE] [--extend EXT_FILE] [--output PATH]
+    ordercore inventory verify URL
+    ordercore inventory repair URL [--yes]
+    ordercore inventory show URL [--sku SKU] [--location LOC] [--json]
     ordercore plugins
     ordercore version
 
@@ -23,7 +26,8 @@ import platform
 import re
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +38,7 @@ from ordercore._version import __version__
 from ordercore.errors import ConfigurationError, OrderCoreError
 
 if TYPE_CHECKING:
+    from ordercore.inventory import Drift, Inventory, StockLevel
     from ordercore.lifecycle import SLA, LifecycleSpec
 
 __all__ = ["main"]
@@ -46,7 +51,7 @@ _EXIT_OK: Final = 0
 _EXIT_ERROR: Final = 1
 _EXIT_USAGE: Final = 2
 _EXIT_DEMO_REFUSED: Final = 3
-_EXIT_DEMO_PROBLEMS: Final = 4
+_EXIT_PROBLEMS: Final = 4
 _EXIT_CLASH: Final = 5
 _EXIT_INTERRUPTED: Final = 130
 _EXIT_BROKEN_PIPE: Final = 141
@@ -57,7 +62,10 @@ _EXIT_STATUSES: Final[dict[int, str]] = {
     _EXIT_ERROR: "ordercore reported an error (one line on standard error)",
     _EXIT_USAGE: "usage mistake (unknown command or option, bad value)",
     _EXIT_DEMO_REFUSED: "demo: --db names an existing file the demo did not make; left untouched",
-    _EXIT_DEMO_PROBLEMS: "demo: the checks found problems (result: PROBLEMS FOUND)",
+    _EXIT_PROBLEMS: (
+        "demo: the checks found problems (result: PROBLEMS FOUND); inventory verify, "
+        "inventory repair: stock counters drift from the ledger (the drift is printed)"
+    ),
     _EXIT_CLASH: (
         "version, plugins: the unrelated distribution 'ordercore' is installed beside "
         f"{_DISTRIBUTION}; the report is printed, and the warning says how to fix it"
@@ -156,7 +164,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return _EXIT_DEMO_REFUSED
     summary = run_demo(args.db, orders=args.orders, seed=args.seed, progress=not args.quiet)
     print(format_summary(summary))
-    return _EXIT_OK if summary.ok else _EXIT_DEMO_PROBLEMS
+    return _EXIT_OK if summary.ok else _EXIT_PROBLEMS
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -206,10 +214,13 @@ def _load_spec(args: argparse.Namespace) -> LifecycleSpec:
     return spec
 
 
-def _plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """A left-aligned text table: a header line, a rule, then each row.
+def _plain_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()
+) -> list[str]:
+    """A text table: a header line, a rule, then each row.
 
-    A cell holding line breaks spreads its row over as many lines.
+    Columns are left-aligned, but those whose index is in ``right`` (numbers). A
+    cell holding line breaks spreads its row over as many lines.
     """
     split = [[cell.split("\n") for cell in row] for row in rows]
     widths = [
@@ -218,7 +229,10 @@ def _plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[
     ]
 
     def line(cells: Sequence[str]) -> str:
-        padded = (cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        padded = (
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
         return f"  {'  '.join(padded)}".rstrip()
 
     lines = [line(headers), line(["-" * width for width in widths])]
@@ -354,6 +368,373 @@ def _cmd_lifecycle_diagram(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return _EXIT_OK
+
+
+# -- inventory ----------------------------------------------------------------------------
+
+#: The counters of a stock level, in the order the commands show them.
+_COUNTERS: Final = ("on_hand", "reserved", "in_transfer", "damaged")
+
+
+def _check_inventory_file(path: Path, url: str) -> None:
+    """Make sure ``path`` is a SQLite file that already holds an inventory, without writing.
+
+    Raises:
+        ConfigurationError: it does not exist, is not a SQLite file, or has no stock tables.
+    """
+    import sqlite3
+
+    if not path.exists():
+        raise ConfigurationError(
+            f"{path} does not exist (from {url}); the inventory commands never create a database"
+        )
+    if not path.is_file():
+        raise ConfigurationError(f"{path} is not a file (from {url})")
+    try:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ordercore_stock'"
+            ).fetchone()
+    except sqlite3.Error as exc:
+        raise ConfigurationError(f"{path} is not a SQLite database ({exc})") from None
+    if found is None:
+        raise ConfigurationError(
+            f"{path} holds no ordercore inventory (no table ordercore_stock); it was left untouched"
+        )
+
+
+def _open_stock(url: str) -> Inventory:
+    """Open the inventory an ``inventory`` command works on.
+
+    A ``sqlite://`` URL must name an existing file that holds the inventory's
+    tables already: the commands never create a database, nor add tables to one.
+
+    Raises:
+        ConfigurationError: an in-memory URL (empty in a new process), or a SQLite
+            file that is missing, not a database or holds no inventory.
+        StoreURLError: a malformed URL.
+        PluginNotFound: no inventory backend for the URL's scheme.
+        StoreError: the backend could not open the database.
+    """
+    from ordercore.inventory import open_inventory
+    from ordercore.storage._sqlite import parse_sqlite_url
+
+    scheme = url.partition("://")[0].split("+")[0]
+    path = parse_sqlite_url(url) if scheme == "sqlite" else None
+    if scheme == "memory" or path == ":memory:":
+        raise ConfigurationError(
+            f"{url} names an in-memory inventory, which is empty in a new process; "
+            "give a database URL such as sqlite:///shop.db"
+        )
+    if path is not None:
+        _check_inventory_file(Path(path), url)
+    return open_inventory(url)
+
+
+def _all_levels(
+    inventory: Inventory, sku: str | None = None, location: str | None = None
+) -> list[StockLevel]:
+    """Every stock level (of ``sku``, at ``location``), by SKU then location."""
+    from ordercore.inventory import StockLevel
+
+    if sku is not None:
+        return inventory.stock(sku, location)
+    with inventory.backend.reading() as txn:
+        rows = txn.stock_rows(None, location)
+    return [
+        StockLevel(
+            sku=key[0],
+            location=key[1],
+            on_hand=row.on_hand,
+            reserved=row.reserved,
+            in_transfer=row.in_transfer,
+            damaged=row.damaged,
+        )
+        for key, row in sorted(rows.items())
+    ]
+
+
+def _open_reservations(
+    inventory: Inventory, sku: str | None, location: str | None
+) -> Counter[tuple[str, str]]:
+    """Reservations still holding units, per (SKU, location), summed from the ledger."""
+    held: Counter[tuple[str, str, str]] = Counter()
+    after = 0
+    while entries := inventory.ledger(sku=sku, location=location, after_seq=after, limit=5000):
+        for entry in entries:
+            if entry.reservation_id is not None and entry.reserved:
+                held[(entry.sku, entry.location, entry.reservation_id)] += entry.reserved
+        after = entries[-1].seq
+    found: Counter[tuple[str, str]] = Counter()
+    for (held_sku, held_at, _), units in held.items():
+        if units > 0:
+            found[(held_sku, held_at)] += 1
+    return found
+
+
+def _drift_table(drifts: Sequence[Drift]) -> list[str]:
+    rows = [
+        (d.sku, d.location, d.field, str(d.counter), str(d.ledger), f"{d.difference:+d}")
+        for d in drifts
+    ]
+    return _plain_table(
+        ("sku", "location", "counter", "stored", "ledger", "difference"), rows, right={3, 4, 5}
+    )
+
+
+def _drifted_keys(drifts: Sequence[Drift]) -> int:
+    return len({(d.sku, d.location) for d in drifts})
+
+
+def _cmd_inventory_verify(args: argparse.Namespace) -> int:
+    with _open_stock(args.url) as inventory:
+        drifts = inventory.verify()
+        if not drifts:
+            rows = len(_all_levels(inventory))
+            print(
+                f"{args.url}: no drift: every counter of {_count(rows, 'stock level')} "
+                "matches the sum of its ledger entries"
+            )
+            return _EXIT_OK
+    print(
+        f"{args.url}: {_count(len(drifts), 'counter')} at "
+        f"{_count(_drifted_keys(drifts), 'stock level')} drift from the ledger "
+        "(stored = the counter, ledger = the sum of its entries, difference = stored - ledger)"
+    )
+    print("\n".join(_drift_table(drifts)))
+    print(f"rebuild them from the ledger with: ordercore inventory repair {args.url}")
+    return _EXIT_PROBLEMS
+
+
+def _confirmed(question: str) -> bool:
+    """Ask a yes/no question on the terminal; anything but yes (or end of input) is no."""
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        print()
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def _stdin_is_a_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _cmd_inventory_repair(args: argparse.Namespace) -> int:
+    with _open_stock(args.url) as inventory:
+        drifts = inventory.repair(dry_run=True)
+        if not drifts:
+            print(f"{args.url}: no drift: every counter matches the ledger; nothing to repair")
+            return _EXIT_OK
+        print(
+            f"{args.url}: {_count(len(drifts), 'counter')} at "
+            f"{_count(_drifted_keys(drifts), 'stock level')} would be set to the ledger's "
+            "value (stored -> ledger):"
+        )
+        print("\n".join(_drift_table(drifts)))
+        if not args.yes:
+            if not _stdin_is_a_terminal():
+                _error(
+                    "not repairing without --yes: standard input is not a terminal to confirm "
+                    "on; nothing was changed"
+                )
+                return _EXIT_USAGE
+            if not _confirmed(f"rebuild these {_count(len(drifts), 'counter')} from the ledger?"):
+                _error("repair not confirmed; nothing was changed")
+                return _EXIT_ERROR
+        repaired = inventory.repair(dry_run=False)
+        left = inventory.verify()
+    print(
+        f"repaired {_count(len(repaired), 'counter')} at "
+        f"{_count(_drifted_keys(repaired), 'stock level')} from the ledger"
+    )
+    if left:
+        print(
+            f"still drifting after the repair (changed meanwhile?): {_count(len(left), 'counter')}"
+        )
+        print("\n".join(_drift_table(left)))
+        return _EXIT_PROBLEMS
+    print("verify: no drift")
+    return _EXIT_OK
+
+
+def _cmd_inventory_show(args: argparse.Namespace) -> int:
+    import json
+
+    from ordercore.errors import UnknownLocation
+
+    with _open_stock(args.url) as inventory:
+        if args.location is not None:
+            known = [location.id for location in inventory.locations()]
+            if args.location not in known:
+                raise UnknownLocation(
+                    f"unknown location {args.location!r} in {args.url} "
+                    f"(known: {', '.join(known) or 'none'})",
+                    location=args.location,
+                )
+        levels = _all_levels(inventory, args.sku, args.location)
+        held = _open_reservations(inventory, args.sku, args.location)
+        waiting = [
+            (reservation, line)
+            for reservation in inventory.backorders(args.sku)
+            for line in reservation.waiting
+            if (args.sku is None or line.sku == args.sku)
+            and (args.location is None or line.location == args.location)
+        ]
+    backordered: Counter[tuple[str, str | None]] = Counter()
+    for _, line in waiting:
+        backordered[(line.sku, line.location)] += line.quantity
+    if args.json:
+        document = {
+            "url": args.url,
+            "stock": [
+                {
+                    "sku": level.sku,
+                    "location": level.location,
+                    **{name: getattr(level, name) for name in _COUNTERS},
+                    "available": level.available,
+                    "open_reservations": held[(level.sku, level.location)],
+                    "backordered": backordered[(level.sku, level.location)],
+                }
+                for level in levels
+            ],
+            "backorders": [
+                {
+                    "reservation_id": reservation.id,
+                    "sku": line.sku,
+                    "location": line.location,
+                    "quantity": line.quantity,
+                    "channel": reservation.channel,
+                    "since": reservation.created_at.isoformat(),
+                }
+                for reservation, line in waiting
+            ],
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return _EXIT_OK
+    scope = "".join(
+        f", {name} {value}"
+        for name, value in (("SKU", args.sku), ("location", args.location))
+        if value is not None
+    )
+    print(f"{args.url}: {_count(len(levels), 'stock level')} (SKU at location){scope}")
+    if not levels:
+        print("  (no stock)")
+    else:
+        rows = [
+            (
+                level.sku,
+                level.location,
+                *(f"{getattr(level, name):,}" for name in _COUNTERS),
+                f"{level.available:,}",
+                f"{held[(level.sku, level.location)]:,}",
+                f"{backordered[(level.sku, level.location)]:,}",
+            )
+            for level in levels
+        ]
+        headers = (
+            "sku",
+            "location",
+            "on hand",
+            "reserved",
+            "in transfer",
+            "damaged",
+            "available",
+            "open reservations",
+            "backordered",
+        )
+        print("\n".join(_plain_table(headers, rows, right=set(range(2, len(headers))))))
+    if waiting:
+        requests = len({reservation.id for reservation, _ in waiting})
+        units = sum(line.quantity for _, line in waiting)
+        print(
+            f"\nbackorders: {_count(requests, 'request')} waiting for {units:,} units, oldest first"
+        )
+        queue_rows = [
+            (
+                reservation.id,
+                line.sku,
+                line.location or "-",
+                f"{line.quantity:,}",
+                reservation.channel or "-",
+                f"{reservation.created_at:%Y-%m-%d %H:%M:%S} UTC",
+            )
+            for reservation, line in waiting
+        ]
+        queue_headers = ("reservation", "sku", "location", "units", "channel", "since")
+        print("\n".join(_plain_table(queue_headers, queue_rows, right={3})))
+    else:
+        print("\nbackorders: none")
+    return _EXIT_OK
+
+
+def _add_inventory(command: Callable[[str, str, str], argparse.ArgumentParser]) -> None:
+    """The ``inventory`` command and its ``verify``, ``repair`` and ``show`` subcommands."""
+    inventory = command(
+        "inventory",
+        "check, repair or show the stock of an inventory",
+        "Check the stock counters of an inventory against its ledger, rebuild them from "
+        "the ledger, or show the stock per SKU and location. URL names the inventory: "
+        "sqlite:///shop.db (a relative path; four slashes before an absolute one) or "
+        "postgresql://... with the ordercore-postgres plugin. A SQLite file must exist and "
+        "hold an inventory already: these commands never create a database or add tables "
+        f"to one (exit status {_EXIT_ERROR}).",
+    )
+    actions = inventory.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(
+            name,
+            help=summary,
+            description=_paragraph(description),
+            epilog=_exit_status_help(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("url", metavar="URL", help="the inventory, e.g. sqlite:///shop.db")
+        return sub
+
+    verify = action(
+        "verify",
+        "recompute the counters from the ledger and print any drift",
+        "Recompute every stock counter (on hand, reserved, in transfer, damaged) from the "
+        "ledger. Prints one line and exits "
+        f"{_EXIT_OK} when all match; otherwise prints a table of each drifting counter per "
+        "SKU and location (the stored value, the ledger's and the difference) and exits "
+        f"{_EXIT_PROBLEMS}. Changes nothing.",
+    )
+    verify.set_defaults(run=_cmd_inventory_verify)
+
+    repair = action(
+        "repair",
+        "rebuild drifting counters from the ledger",
+        "Show which counters drift from the ledger and what they would be set to, then, "
+        "once confirmed, set them to the ledger's sums in one transaction (publishing a stock "
+        "message for every availability that changes) and verify again. Without --yes it asks "
+        "on the terminal; when standard input is not a terminal it refuses and exits "
+        f"{_EXIT_USAGE} without changing anything. A declined confirmation exits {_EXIT_ERROR}. "
+        f"Exits {_EXIT_OK} when nothing drifts (any more).",
+    )
+    repair.add_argument(
+        "--yes", "-y", action="store_true", help="repair without asking for confirmation"
+    )
+    repair.set_defaults(run=_cmd_inventory_repair)
+
+    show = action(
+        "show",
+        "print the stock per SKU and location",
+        "Print the stock per SKU and location: on hand, reserved, in transfer, damaged and "
+        "available (on hand - reserved - in transfer), the open reservations holding units "
+        "there (counted from the ledger) and the units backordered there, then the backorder "
+        "queue, oldest first (--json: all of it as JSON).",
+    )
+    show.add_argument("--sku", metavar="SKU", help="only this SKU")
+    show.add_argument("--location", metavar="LOC", help="only this location (its id)")
+    show.add_argument("--json", action="store_true", help="print the stock as JSON")
+    show.set_defaults(run=_cmd_inventory_show)
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -550,6 +931,7 @@ def _parser() -> argparse.ArgumentParser:
     schema.set_defaults(run=_cmd_schema)
 
     _add_lifecycle(command)
+    _add_inventory(command)
 
     clash_note = (
         f"Exits with status {_EXIT_CLASH} (after printing the report) when the unrelated PyPI "
