@@ -87,11 +87,26 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def battery(session: nox.Session) -> None:
-    """The long reliability runs: kill -9 crash trials (200 on SQLite, 50 on PostgreSQL),
-    then PostgreSQL restarted under open stores (needs ORDERCORE_TEST_POSTGRES_URL)."""
+    """The long reliability runs: kill -9 crash trials (200 on SQLite, 50 on PostgreSQL), the
+    inventory's hot-SKU race (8 processes x 2,500 operations) and ledger crash trials (200 on
+    SQLite), then PostgreSQL restarted under open stores (needs ORDERCORE_TEST_POSTGRES_URL)."""
     install_everything(session)
     session.run(
         "pytest", "tests/storage", "-q", *session.posargs, env={"ORDERCORE_CRASH_TRIALS": "200"}
+    )
+    # -s shows the measured figures (operations/s, samples, kills checked).
+    session.run(
+        "pytest",
+        "tests/inventory/test_r1_hot_sku.py",
+        "tests/inventory/test_inventory_crash.py",
+        "-q",
+        "-s",
+        *session.posargs,
+        env={
+            "ORDERCORE_R1_PROCESSES": "8",
+            "ORDERCORE_R1_OPS": "2500",
+            "ORDERCORE_INVENTORY_CRASH_TRIALS": "200",
+        },
     )
     session.run(
         "pytest",
