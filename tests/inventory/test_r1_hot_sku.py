@@ -94,7 +94,7 @@ def test_r1_processes_racing_for_one_hot_sku_never_oversell(tmp_path: Path) -> N
     """R1: worker processes on one SQLite file; 0 oversell at every sample, units conserved."""
     url = f"sqlite:///{tmp_path}/hot.db"
     # Less stock than the workers would ship, so it runs out and refusals happen.
-    initial = max(PROCESSES * OPERATIONS // 3, 10)
+    initial = max(PROCESSES * OPERATIONS // 6, 10)
     inventory = open_inventory(url)
     try:
         inventory.add_location(Location(id=WH))
@@ -126,7 +126,6 @@ def test_r1_processes_racing_for_one_hot_sku_never_oversell(tmp_path: Path) -> N
         assert -sum(e.on_hand for e in entries if e.kind is EntryKind.COMMIT) == shipped
         reserved_ids = {e.reservation_id for e in entries if e.kind is EntryKind.RESERVE}
         assert len(reserved_ids) == sum(report["reserved"] for report in reports)
-        assert sum(report["refused"] for report in reports) > 0, "the stock never ran out"
         assert samples > 0
     finally:
         inventory.close()
@@ -140,6 +139,7 @@ def test_r1_processes_racing_for_one_hot_sku_never_oversell(tmp_path: Path) -> N
             for name in ("reserved", "refused", "commits", "released", "expired", "lost_races")
         )
     )
+    assert sum(report["refused"] for report in reports) > 0, "the stock never ran out"
 
 
 def test_r9_processes_using_one_key_at_once_get_one_reservation(tmp_path: Path) -> None:
