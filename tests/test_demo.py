@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import sqlite3
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -13,11 +15,13 @@ import pytest
 import ordercore.demo
 from ordercore import Money, OrderStatus
 from ordercore.demo import DemoSummary, format_summary, run_demo
-from ordercore.errors import ConfigurationError
+from ordercore.errors import ConfigurationError, ReservationNotFound
+from ordercore.inventory import Inventory, open_inventory
 from ordercore.lifecycle import BREACHED, TRANSITIONED, default_lifecycle
 from ordercore.progress import Progress
 from ordercore.schema import Order
 from ordercore.storage import OrderQuery, SQLiteStore
+from ordercore.testing import CATALOGUE
 
 NOT_COLLECTED = {"pending_payment", "cancelled"}
 _LIFECYCLE_TITLE = "Lifecycle: {:,} transitions over a simulated day, orders per state and node now"
@@ -343,3 +347,137 @@ class TestRun:
         with pytest.raises(ConfigurationError, match="at least one order"):
             run_demo(tmp_path / "d.db", orders=orders, progress=False)
         assert list(tmp_path.iterdir()) == []
+
+
+_STOCK_TITLE = "Stock per location at the end (inventory.stock(...), 11 SKUs)"
+
+
+def _inventory(path: Path) -> Inventory:
+    return open_inventory(f"sqlite:///{path}")
+
+
+class TestStock:
+    def test_the_stock_shown_is_the_stock_in_the_file(self, demo: tuple[DemoSummary, str]) -> None:
+        """Each location's on hand, reserved and available are inventory.stock(...) read from
+        the demo's file, summed over its SKUs; the three warehouses all hold stock."""
+        summary, text = demo
+        rows = _section(text, _STOCK_TITLE)
+        assert rows[0] == ["location", "on hand", "reserved", "available"]
+        printed = {
+            row[0].split()[0]: [int(c.replace(",", "")) for c in row[1:]] for row in rows[1:]
+        }
+        with _inventory(summary.path) as inventory:
+            locations = [location.id for location in inventory.locations()]
+            skus = sorted({level.sku for level in summary.stock})
+            levels = [level for sku in skus for level in inventory.stock(sku)]
+        assert locations == ["WH-HZ", "WH-GZ", "WH-BJ"]
+        assert sorted(levels, key=str) == sorted(summary.stock, key=str)
+        expected = {
+            loc: [
+                sum(level.on_hand for level in levels if level.location == loc),
+                sum(level.reserved for level in levels if level.location == loc),
+                sum(level.available for level in levels if level.location == loc),
+            ]
+            for loc in locations
+        }
+        assert printed.pop("all") == [
+            sum(column) for column in zip(*expected.values(), strict=True)
+        ]
+        assert printed == expected
+        assert all(on_hand > 0 and reserved > 0 for on_hand, reserved, _ in expected.values())
+        assert {level.sku for level in levels} >= {product.sku for product in CATALOGUE}
+
+    def test_reservations_follow_the_lifecycle(self, demo: tuple[DemoSummary, str]) -> None:
+        """Shipping commits, cancelling releases, payment timeouts expire, by region mostly
+        from the order's own warehouse; and each count is what the ledger and the orders say."""
+        summary, text = demo
+        counts = summary.reservations
+        assert counts.made > 0 and counts.committed > 0 and counts.released > 0
+        assert counts.expired == summary.states["cancelled.payment_timeout"] > 0
+        assert counts.own_region > counts.other_region > 0  # Beijing is short of sofas
+        assert counts.own_region + counts.other_region + counts.split == counts.made
+        assert counts.short == 0
+        with _inventory(summary.path) as inventory:
+            entries = []
+            after = 0
+            while page := inventory.ledger(after_seq=after, limit=5000):
+                entries += page
+                after = page[-1].seq
+        kinds = Counter(
+            (entry.kind.value, entry.reservation_id) for entry in entries if entry.reservation_id
+        )
+        per_kind = Counter(kind for kind, rid in kinds if not rid.startswith("live-"))
+        assert per_kind["commit"] == counts.committed
+        assert per_kind["release"] == counts.released
+        assert per_kind["expire"] == counts.expired
+        assert per_kind["reserve"] == counts.made
+        timed_out = {o.id for o in _stored_orders(summary.path) if o.node == "payment_timeout"}
+        assert timed_out == {rid for kind, rid in kinds if kind == "expire"}
+        flat = " ".join(text.split())
+        assert f"{counts.committed:,} committed on shipping" in flat
+        assert f"{counts.expired:,} expired on payment timeout" in flat
+
+    def test_the_burst_refuses_exactly_what_exceeds_the_stock(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        """The hot SKU's 200 units go to the first 200 buyers; the other 400 are refused and
+        nothing is oversold: the file holds 200 reserved and none available."""
+        summary, text = demo
+        burst = summary.burst
+        assert (burst.stock, burst.asked) == (200, 600)
+        assert (burst.reserved, burst.refused, burst.oversold) == (200, 400, 0)
+        with _inventory(summary.path) as inventory:
+            (level,) = inventory.stock(burst.sku, burst.location)
+            assert inventory.reservation("live-00200").status.value == "active"
+            with pytest.raises(ReservationNotFound):
+                inventory.reservation("live-00201")
+        assert (level.on_hand, level.reserved, level.available) == (200, 200, 0)
+        flat = " ".join(text.split())
+        assert (
+            f"live-stream burst: 600 buyers asked for 1 {burst.sku} each at {burst.location} "
+            "(200 in stock): 200 reserved, 400 refused with InsufficientStock, 0 oversold" in flat
+        )
+        assert "check: the burst reserved 200 of the 200 in stock and oversold 0 -> yes" in text
+
+    def test_the_ledger_check_passes_and_stock_messages_are_counted(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        """verify() is clean on the file, and the outbox holds the stock messages as well."""
+        summary, text = demo
+        assert summary.drift == [] and summary.ok
+        with _inventory(summary.path) as inventory:
+            assert inventory.verify() == []
+        assert summary.stock_messages > 0
+        expected = summary.stored + summary.transitions + summary.breach_count
+        assert summary.outbox_pending == expected + summary.stock_messages
+        assert (
+            f"check: inventory.verify(): every stock counter equals the sum of its "
+            f"{summary.ledger_entries:,} ledger entries -> yes" in text
+        )
+
+    def test_a_tampered_ledger_is_not_ok(self, tmp_path: Path) -> None:
+        """A counter written behind the ledger's back makes verify() report drift, and a
+        summary holding that drift is not OK and says what drifts."""
+        summary = run_demo(tmp_path / "d.db", orders=60, progress=False)
+        assert summary.ok
+        with contextlib.closing(sqlite3.connect(summary.path)) as db, db:
+            db.execute(
+                "UPDATE ordercore_stock SET on_hand = on_hand + 5 "
+                "WHERE sku = 'TEA-LJ-GIFT' AND location = 'WH-HZ'"
+            )
+        with _inventory(summary.path) as inventory:
+            drift = inventory.verify()
+        assert [(d.sku, d.location, d.field, d.difference) for d in drift] == [
+            ("TEA-LJ-GIFT", "WH-HZ", "on_hand", 5)
+        ]
+        tampered = DemoSummary(**{**summary.__dict__, "drift": drift})
+        assert not tampered.ok
+        text = format_summary(tampered)
+        assert "-> NO, 1 counter drift: TEA-LJ-GIFT@WH-HZ on_hand 17 vs 12" in text
+        assert text.endswith("result: PROBLEMS FOUND")
+
+    def test_oversold_stock_is_not_ok(self, demo: tuple[DemoSummary, str]) -> None:
+        """A burst that oversold fails the summary."""
+        summary, _ = demo
+        oversold = ordercore.demo._Burst(**{**summary.burst.__dict__, "oversold": 1})
+        assert not DemoSummary(**{**summary.__dict__, "burst": oversold}).ok

@@ -893,7 +893,11 @@ def _parser() -> argparse.ArgumentParser:
         "SQLite file, move them through the default lifecycle over a simulated day (some "
         "cancelled, held for review or in after-sale) and run their SLA timers, then read them "
         "back and print counts per canonical status, channel and lifecycle state, the SLA "
-        "breaches by escalation level, and money totals per channel. The file is marked as "
+        "breaches by escalation level, and money totals per channel. Their stock lives in the "
+        "same file: three warehouses reserve it by region, shipping commits it, cancellations "
+        "release it, unpaid holds expire on payment timeout, and a live-stream burst on one hot "
+        "SKU is refused once its stock runs out; the summary shows the stock per warehouse, the "
+        "reservations, the burst and the ledger check. The file is marked as "
         "the demo's (a table ordercore_demo); "
         "a later run replaces only such a file and refuses any other existing one (a store, an "
         "application database, an empty or non-SQLite file) without touching it.",

@@ -6,6 +6,10 @@ seven channels plus POS: one canonical shape, exact money, times normalised acro
 zones, a store with an outbox, orders moving through the default lifecycle over a
 simulated working day (some cancelled, some into after-sale, some held for
 review), SLA timers that breach and escalate, and totals that add up to the fen.
+Their stock lives in the same file (:func:`~ordercore.inventory.open_inventory`):
+three warehouses reserve it by the buyer's region, shipping commits it,
+cancelling releases it, unpaid orders' holds expire on payment timeout, and a
+live-stream burst on one hot SKU is refused cleanly once its stock runs out.
 
 The demo only ever deletes a database it made itself: it creates its file
 exclusively and marks it with a table ``ordercore_demo`` holding one marker row.
@@ -21,19 +25,35 @@ import random
 import sqlite3
 import textwrap
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
+from urllib.parse import quote
 
-from ordercore.errors import ConfigurationError
+from ordercore.errors import ConfigurationError, InsufficientStock
+from ordercore.inventory import (
+    STOCK_STREAM,
+    Demand,
+    Drift,
+    Inventory,
+    Location,
+    Region,
+    ReservationLine,
+    ReservationRequest,
+    StockLevel,
+    allocate,
+    open_inventory,
+    serves,
+)
 from ordercore.lifecycle import BREACHED, TRANSITIONED, Lifecycle, SlaService, default_lifecycle
 from ordercore.money import Money
 from ordercore.notify import Notification
 from ordercore.progress import Progress
 from ordercore.schema import Actor, ActorKind, DiscountFunder, Order, OrderStatus
 from ordercore.storage import OrderQuery, SQLiteStore
-from ordercore.testing import OrderFactory
+from ordercore.testing import CATALOGUE, OrderFactory
 from ordercore.timestamps import utc_now
 
 __all__ = ["DemoSummary", "run_demo"]
@@ -70,7 +90,8 @@ _FORWARD: Final[dict[str, str]] = {
 }
 #: Detours taken now and then, by state: (trigger, chance).
 _DETOURS: Final[dict[str, tuple[tuple[str, float], ...]]] = {
-    "pending_payment": (("close_unpaid", 0.10), ("cancel_by_buyer", 0.05)),
+    # Payment timeouts (close_unpaid) come from the stock holds expiring: see _Stock.
+    "pending_payment": (("cancel_by_buyer", 0.05),),
     "paid": (("hold_for_risk_review", 0.06), ("cancel_by_buyer", 0.04)),
     "delivered": (("request_return_refund", 0.08), ("request_exchange", 0.03)),
     "completed": (("request_return_refund", 0.02),),
@@ -92,7 +113,7 @@ class _MoneyTotals:
     status is neither ``pending_payment`` nor ``cancelled``.
 
     Example:
-        >>> from ordercore.testing import OrderFactory
+        >>> from ordercore.testing import CATALOGUE, OrderFactory
         >>> totals = _MoneyTotals()
         >>> totals.add(OrderFactory(seed=1).order(status="cancelled"))
         >>> totals.orders, totals.collected_orders, totals.collected.amount
@@ -154,6 +175,107 @@ class _MoneyTotals:
         return charged - self.discount_total == self.order_value
 
 
+# -- stock ------------------------------------------------------------------------------
+
+
+def _regions(*names: str) -> Any:
+    """``regions_served`` for a Location, typed ``Any`` (mypy cannot type its converter)."""
+    return names
+
+
+#: The warehouses, each serving its regions; lower priority numbers are preferred elsewhere.
+_WAREHOUSES: Final = (
+    Location(
+        id="WH-HZ",
+        name="Hangzhou",
+        region="east_china",
+        priority=10,
+        regions_served=_regions("east_china", "central_china"),
+    ),
+    Location(
+        id="WH-GZ",
+        name="Guangzhou",
+        region="south_china",
+        priority=20,
+        regions_served=_regions("south_china", "southwest_china"),
+    ),
+    Location(
+        id="WH-BJ",
+        name="Beijing",
+        region="north_china",
+        priority=30,
+        regions_served=_regions("north_china", "northeast_china", "northwest_china"),
+    ),
+)
+#: What is short where: Beijing gets half the sofas its regions order, so some go from elsewhere.
+_SHORT: Final[dict[str, frozenset[str]]] = {"WH-BJ": frozenset({"SOF-2026-GREY", "SOF-2026-BEIGE"})}
+#: States whose orders hold stock when the day starts: ordered, not shipped, not cancelled.
+_HOLDING_STATES: Final = frozenset(
+    {"pending_payment", "paid", "under_review", "allocated", "picking", "packed"}
+)
+#: How long an unpaid order holds its stock (its hold was placed some time before the day).
+_PAYMENT_WINDOW: Final = timedelta(hours=12)
+#: The live stream's hot SKU: limited stock at Hangzhou, one per buyer, a short payment window.
+_HOT_SKU: Final = "TEA-LJ-GIFT"
+_HOT_LOCATION: Final = "WH-HZ"
+_LIVE_TTL: Final = timedelta(minutes=15)
+_BURST_WAVE: Final = 50  # buyers whose requests reach the inventory together
+_CANCEL_TRIGGERS: Final = frozenset({"cancel_by_buyer", "cancel_by_seller"})
+
+
+@dataclass
+class _Reservations:
+    """What happened to the orders' reservations.
+
+    Attributes:
+        made: Orders whose stock was reserved (allocated by region, then reserved).
+        own_region: Of those, served by a warehouse of the order's region.
+        other_region: Served whole by a warehouse of another region.
+        split: Split across warehouses.
+        short: Orders that could not be reserved (not enough stock anywhere).
+        committed: Committed when the order shipped.
+        released: Released when the order was cancelled.
+        expired: Expired by ``expire_due`` when the payment window ran out.
+    """
+
+    made: int = 0
+    own_region: int = 0
+    other_region: int = 0
+    split: int = 0
+    short: int = 0
+    committed: int = 0
+    released: int = 0
+    expired: int = 0
+
+    @property
+    def held(self) -> int:
+        """Reservations still holding stock at the end."""
+        return self.made - self.committed - self.released - self.expired
+
+
+@dataclass
+class _Burst:
+    """The live-stream burst: one-unit reservations of the hot SKU, more than there is.
+
+    Attributes:
+        sku: The hot SKU.
+        location: Where its stock is.
+        stock: Units available when the burst started.
+        asked: Reservation requests (one unit each).
+        reserved: Requests reserved.
+        refused: Requests refused with ``InsufficientStock``.
+        oversold: Units reserved beyond the stock (must be 0).
+    """
+
+    sku: str = _HOT_SKU
+    location: str = _HOT_LOCATION
+    stock: int = 0
+    asked: int = 0
+    reserved: int = 0
+    refused: int = 0
+    oversold: int = 0
+
+
 @dataclass
 class DemoSummary:
     """What the demo found when it read the orders back from the store.
@@ -176,6 +298,13 @@ class DemoSummary:
         events: Events in the orders' histories, by type.
         breaches: SLA breaches handled, by (state, escalation level, who was told).
         open_timers: SLA timers still armed at the end (not yet due).
+        locations: The warehouses.
+        stock: Every stock level at the end (``inventory.stock(sku)`` per SKU).
+        reservations: What happened to the orders' reservations.
+        burst: The live-stream burst on the hot SKU.
+        drift: What ``inventory.verify()`` found (should be nothing).
+        ledger_entries: Entries in the stock ledger.
+        stock_messages: Outbox messages the inventory wrote (stream ``stock``).
 
     Example:
         >>> import tempfile, pathlib
@@ -202,6 +331,13 @@ class DemoSummary:
     events: Counter[str] = field(default_factory=Counter)
     breaches: Counter[tuple[str, int, str]] = field(default_factory=Counter)
     open_timers: int = 0
+    locations: list[Location] = field(default_factory=list)
+    stock: list[StockLevel] = field(default_factory=list)
+    reservations: _Reservations = field(default_factory=_Reservations)
+    burst: _Burst = field(default_factory=_Burst)
+    drift: list[Drift] = field(default_factory=list)
+    ledger_entries: int = 0
+    stock_messages: int = 0
 
     @property
     def channel_sum(self) -> _MoneyTotals:
@@ -219,6 +355,15 @@ class DemoSummary:
             tallied[status] += count
         return all(self.status_counts.get(s.value, 0) == tallied[s.value] for s in OrderStatus)
 
+    def stock_at(self, location: str) -> tuple[int, int, int]:
+        """On hand, reserved and available at ``location``, summed over its SKUs."""
+        here = [level for level in self.stock if level.location == location]
+        return (
+            sum(level.on_hand for level in here),
+            sum(level.reserved for level in here),
+            sum(level.available for level in here),
+        )
+
     @property
     def breach_count(self) -> int:
         """SLA breaches handled, every escalation level counted."""
@@ -226,12 +371,15 @@ class DemoSummary:
 
     @property
     def ok(self) -> bool:
-        """Every order came back, every amount adds up, the store is intact."""
+        """Every order came back, every amount adds up, the store and the stock are intact."""
         return (
             self.read_back == self.stored
             and not self.unbalanced
             and not self.problems
-            and self.outbox_pending == self.stored + self.transitions + self.breach_count
+            and self.outbox_pending
+            == self.stored + self.transitions + self.breach_count + self.stock_messages
+            and not self.drift
+            and self.burst.oversold == 0
             and self.events[TRANSITIONED] == self.transitions
             and self.events[BREACHED] == self.breach_count
             and self.channel_sum == self.grand_total
@@ -299,6 +447,150 @@ def _mark_demo_database(path: Path) -> None:
         )
 
 
+# -- the stock --------------------------------------------------------------------------
+
+
+class _Stock:
+    """The demo's inventory: holds stock for the orders and follows their transitions.
+
+    Unpaid orders hold their stock for :data:`_PAYMENT_WINDOW`; paying confirms
+    the hold (no time limit any more), shipping commits it, cancelling releases it,
+    and a window that runs out expires it (``expire_due``), which is what closes
+    the order on payment timeout.
+    """
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self.counts = _Reservations()
+        self.holding: set[str] = set()  # orders with a reservation open
+        self._locations = {location.id: location for location in _WAREHOUSES}
+
+    def home(self, demand: Demand) -> str:
+        """The warehouse serving the demand's region (the preferred one when none does)."""
+        return next((w.id for w in _WAREHOUSES if serves(w, demand.destination)), _WAREHOUSES[0].id)
+
+    def receive(self, demand: Counter[tuple[str, str]], *, hot_stock: int) -> None:
+        """Add the warehouses and receive what their regions will ask for, and a margin.
+
+        Each warehouse gets half as much again as ``demand`` (units per warehouse
+        and SKU) plus 3 of every SKU, except what :data:`_SHORT` says; the live
+        stream's hot SKU gets ``hot_stock`` units at :data:`_HOT_LOCATION`.
+        """
+        actor = Actor(kind=ActorKind.PERSON, id="demo-receiving")
+        for warehouse in _WAREHOUSES:
+            self.inventory.add_location(warehouse)
+            for product in CATALOGUE:
+                wanted = demand[(warehouse.id, product.sku)]
+                if product.sku in _SHORT.get(warehouse.id, ()):
+                    units = wanted // 2
+                else:
+                    units = wanted * 3 // 2 + 3
+                if units:
+                    self.inventory.receive(
+                        product.sku, warehouse.id, units, actor=actor, reason="inbound"
+                    )
+        self.inventory.receive(
+            _HOT_SKU, _HOT_LOCATION, hot_stock, actor=actor, reason="live-stream allotment"
+        )
+
+    def hold(self, demand: Demand, *, now: datetime, ttl: timedelta | None = None) -> None:
+        """Allocate an order's demand by region and reserve the plan (``ttl``: until paid)."""
+        assert demand.order_id is not None
+        plan = allocate(self.inventory, demand)
+        try:
+            self.inventory.reserve(plan.to_requests(demand.order_id, ttl=ttl), now=now)
+        except InsufficientStock:
+            self.counts.short += 1
+            return
+        self.counts.made += 1
+        self.holding.add(demand.order_id)
+        if len(plan.locations) > 1:
+            self.counts.split += 1
+        elif serves(self._locations[plan.locations[0]], plan.demand.destination):
+            self.counts.own_region += 1
+        else:
+            self.counts.other_region += 1
+
+    def expire(self, now: datetime) -> set[str]:
+        """Expire the holds whose payment window ran out by ``now``; their order ids."""
+        expired: set[str] = set()
+        while batch := self.inventory.expire_due(now):
+            expired.update(reservation.id for reservation in batch)
+        self.counts.expired += len(expired)
+        self.holding -= expired
+        return expired
+
+    def follow(self, order: Order, trigger: str, now: datetime) -> None:
+        """Apply what a transition the order took means for its stock."""
+        if order.id not in self.holding:
+            return
+        if trigger == "pay":
+            self._confirm(order.id, now)
+        elif trigger == "ship":
+            self.inventory.commit(order.id, now=now)
+            self.counts.committed += 1
+            self.holding.discard(order.id)
+        elif trigger in _CANCEL_TRIGGERS:
+            self.inventory.release(order.id, reason=trigger, now=now)
+            self.counts.released += 1
+            self.holding.discard(order.id)
+
+    def _confirm(self, order_id: str, now: datetime) -> None:
+        """The order was paid: keep its hold without a time limit (same lines, no TTL)."""
+        held = self.inventory.reservation(order_id)
+        lines = tuple(
+            ReservationLine(sku=line.sku, quantity=line.quantity, location=line.location)
+            for line in held.lines
+        )
+        request = ReservationRequest(
+            reservation_id=order_id, lines=lines, channel=held.channel, ttl=None
+        )
+        self.inventory.modify(order_id, request, now=now)
+
+    def burst(self, asked: int, *, now: datetime) -> _Burst:
+        """``asked`` buyers each try to reserve one unit of the hot SKU, in waves."""
+        stock = self.inventory.available(_HOT_SKU, location=_HOT_LOCATION)
+        result = _Burst(stock=stock, asked=asked)
+        requests = [
+            ReservationRequest(
+                reservation_id=f"live-{number:05d}",
+                lines=(ReservationLine(sku=_HOT_SKU, quantity=1, location=_HOT_LOCATION),),
+                channel="douyin",
+                ttl=_LIVE_TTL,
+            )
+            for number in range(1, asked + 1)
+        ]
+        for start in range(0, asked, _BURST_WAVE):
+            for outcome in self.inventory.reserve_many(
+                requests[start : start + _BURST_WAVE], now=now
+            ):
+                if isinstance(outcome, InsufficientStock):
+                    result.refused += 1
+                else:
+                    result.reserved += 1
+        (level,) = self.inventory.stock(_HOT_SKU, _HOT_LOCATION)
+        result.oversold = max(result.reserved - stock, 0) + max(-level.available, 0)
+        return result
+
+
+def _stock_messages(path: Path) -> int:
+    """Pending outbox messages the inventory wrote (stream ``stock``) into the shared outbox."""
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        row = db.execute(
+            "SELECT count(*) FROM ordercore_outbox WHERE stream = ? AND delivered_at IS NULL",
+            (STOCK_STREAM,),
+        ).fetchone()
+    return int(row[0])
+
+
+def _ledger_entries(inventory: Inventory) -> int:
+    count, after = 0, 0
+    while entries := inventory.ledger(after_seq=after, limit=5000):
+        count += len(entries)
+        after = entries[-1].seq
+    return count
+
+
 def _batch_size(orders: int) -> int:
     """About fifty batches whatever the size, so progress moves smoothly."""
     return max(1, min(200, orders // 50))
@@ -325,9 +617,45 @@ def _next_trigger(lifecycle: Lifecycle, order: Order, rnd: random.Random) -> str
     return _FORWARD.get(state)
 
 
+def _hold_stock(
+    stock: _Stock,
+    holding: Sequence[tuple[Demand, bool]],
+    *,
+    seed: int,
+    start: datetime,
+    hot_stock: int,
+    progress: bool,
+    stream: TextIO | None,
+) -> None:
+    """Receive the day's stock, then reserve it for the orders that hold stock as the day starts.
+
+    ``holding`` has the demand of each order placed and neither shipped nor
+    cancelled (:data:`_HOLDING_STATES`), and whether it is unpaid. Each is
+    allocated by region and its plan reserved; an unpaid order's hold was placed
+    up to one :data:`_PAYMENT_WINDOW` before ``start`` and lasts that long.
+    """
+    rnd = random.Random(seed + 1)
+    demand: Counter[tuple[str, str]] = Counter()
+    for need, _ in holding:
+        home = stock.home(need)
+        for line in need.lines:
+            demand[(home, line.sku)] += line.quantity
+    stock.receive(demand, hot_stock=hot_stock)
+    with Progress(
+        len(holding), "orders allocated to warehouses", stream=stream, enabled=progress
+    ) as bar:
+        for need, unpaid in holding:
+            if unpaid:
+                stock.hold(need, now=start - _PAYMENT_WINDOW * rnd.random(), ttl=_PAYMENT_WINDOW)
+            else:
+                stock.hold(need, now=start - _PAYMENT_WINDOW)
+            bar.advance()
+
+
 def _run_lifecycle(
     store: SQLiteStore,
     lifecycle: Lifecycle,
+    stock: _Stock,
     *,
     seed: int,
     end: datetime,
@@ -339,9 +667,12 @@ def _run_lifecycle(
 
     Each round, every order either waits, takes its next step on the main line or a
     detour (cancellation, review hold, after-sale); the rounds happen
-    :data:`_ROUND_GAP` apart, the last at ``end``. Transitions are written in
-    batches with ``transition_many`` (one transaction each, SLA timers included).
-    Then the SLA service runs at ``end`` until nothing is due.
+    :data:`_ROUND_GAP` apart, the last at ``end``. An unpaid order whose stock
+    hold expired (``expire_due`` at the round's time) is closed on payment
+    timeout instead. Transitions are written in batches with ``transition_many``
+    (one transaction each, SLA timers included); then ``stock`` follows them
+    (paying confirms a hold, shipping commits it, cancelling releases it). Then
+    the SLA service runs at ``end`` until nothing is due.
 
     Returns:
         The number of transitions stored and the breaches handled.
@@ -357,12 +688,16 @@ def _run_lifecycle(
     ) as bar:
         for round_no in range(_ROUNDS):
             now = start + _ROUND_GAP * round_no
+            timed_out = stock.expire(now)
             after = None
             while page := store.query(OrderQuery(after=after, limit=batch_size)):
                 after = page[-1].sort_key()
                 moves = []
                 for order in page:
-                    trigger = _next_trigger(lifecycle, order, rnd)
+                    if order.id in timed_out:
+                        trigger: str | None = "close_unpaid"
+                    else:
+                        trigger = _next_trigger(lifecycle, order, rnd)
                     if trigger is not None and lifecycle.can(order, trigger):
                         moves.append((order, trigger))
                 moved.update(order.id for order, _ in moves)
@@ -372,6 +707,8 @@ def _run_lifecycle(
                             store, moves, actor=actor, now=now, reason="demo round"
                         )
                     )
+                    for order, trigger in moves:
+                        stock.follow(order, trigger, now)
                 bar.advance(len(page))
     # Orders that never moved get the SLA timer of the state they were imported in,
     # counted from the start of the day.
@@ -433,23 +770,52 @@ def run_demo(
         _mark_demo_database(path)
         factory = OrderFactory(seed=seed)
         batch_size = _batch_size(orders)
+        holding: list[tuple[Demand, bool]] = []  # what the orders still to ship ask for
         with Progress(orders, "orders stored", stream=stream, enabled=progress) as bar:
             remaining = orders
             while remaining:
                 batch = list(factory.orders(min(batch_size, remaining)))
                 store.put_many(batch)  # the summary re-reads the store, not this result
+                holding += [
+                    (Demand.of_order(order), order.status is OrderStatus.PENDING_PAYMENT)
+                    for order in batch
+                    if order.status.value in _HOLDING_STATES
+                ]
                 remaining -= len(batch)
                 bar.advance(len(batch))
 
-        transitions, breaches = _run_lifecycle(
-            store,
-            default_lifecycle(),
-            seed=seed,
-            end=utc_now(),
-            batch_size=batch_size,
-            progress=progress,
-            stream=stream,
-        )
+        end = utc_now()
+        start = end - _ROUND_GAP * (_ROUNDS - 1)
+        received_at = start - _PAYMENT_WINDOW - timedelta(hours=1)
+        url = f"sqlite:///{quote(str(path))}"
+        with open_inventory(url, clock=lambda: received_at) as inventory:
+            stock = _Stock(inventory)
+            hot_stock = max(5, orders // 5)
+            _hold_stock(
+                stock,
+                holding,
+                seed=seed,
+                start=start,
+                hot_stock=hot_stock,
+                progress=progress,
+                stream=stream,
+            )
+            transitions, breaches = _run_lifecycle(
+                store,
+                default_lifecycle(),
+                stock,
+                seed=seed,
+                end=end,
+                batch_size=batch_size,
+                progress=progress,
+                stream=stream,
+            )
+            burst = stock.burst(hot_stock * 3, now=end)
+            skus = sorted({product.sku for product in CATALOGUE} | {_HOT_SKU})
+            levels = [level for sku in skus for level in inventory.stock(sku)]
+            locations = inventory.locations()
+            drift = inventory.verify()
+            ledger_entries = _ledger_entries(inventory)
         stored = store.count()
         by_channel_status: Counter[tuple[str, str]] = Counter()
         totals: dict[str, _MoneyTotals] = defaultdict(_MoneyTotals)
@@ -494,6 +860,13 @@ def run_demo(
             events=events,
             breaches=breaches,
             open_timers=store.timer_count(),
+            locations=locations,
+            stock=levels,
+            reservations=stock.counts,
+            burst=burst,
+            drift=drift,
+            ledger_entries=ledger_entries,
+            stock_messages=_stock_messages(path),
         )
 
 
@@ -520,6 +893,52 @@ def _table(header: list[str], rows: list[list[str]], footer: list[str]) -> list[
 
 def _money(value: Money) -> str:
     return f"{value.amount:,}"
+
+
+def _region_label(name: str) -> str:
+    """``"East China"`` for ``"east_china"``; other names as they are."""
+    return Region(name).label if name in {region.value for region in Region} else name
+
+
+def _stock_section(summary: DemoSummary) -> list[str]:
+    """The stock per location, what became of the reservations, and the live-stream burst."""
+    skus = len({level.sku for level in summary.stock})
+    lines = [f"Stock per location at the end (inventory.stock(...), {_count(skus, 'SKU')})"]
+    rows = []
+    for location in summary.locations:
+        on_hand, reserved, available = summary.stock_at(location.id)
+        rows.append(
+            [f"{location.id} {location.name}", f"{on_hand:,}", f"{reserved:,}", f"{available:,}"]
+        )
+    totals = [summary.stock_at(location.id) for location in summary.locations]
+    lines += _table(
+        ["location", "on hand", "reserved", "available"],
+        rows,
+        ["all", *(f"{sum(column):,}" for column in zip(*totals, strict=True))]
+        if totals
+        else ["all", "0", "0", "0"],
+    )
+    served = "; ".join(
+        f"{location.id} {', '.join(_region_label(name) for name in location.regions_served)}"
+        for location in summary.locations
+    )
+    counts = summary.reservations
+    for note in (
+        f"regions served: {served} (other regions: by priority, in that order)",
+        f"orders' reservations: {counts.made:,} made, allocated by region ("
+        f"{counts.own_region:,} from a warehouse of the order's region, "
+        f"{counts.other_region:,} from another, {counts.split:,} split); "
+        f"{counts.committed:,} committed on shipping, {counts.released:,} released on "
+        f"cancellation, {counts.expired:,} expired on payment timeout, {counts.held:,} still held"
+        + (f"; {_count(counts.short, 'order')} short of stock" if counts.short else ""),
+        f"live-stream burst: {_count(summary.burst.asked, 'buyer')} asked for 1 "
+        f"{summary.burst.sku} each at {summary.burst.location} ({summary.burst.stock:,} in "
+        f"stock): {summary.burst.reserved:,} reserved, {summary.burst.refused:,} refused with "
+        f"InsufficientStock, {summary.burst.oversold:,} oversold",
+        f"per SKU and location: ordercore inventory show sqlite:///{quote(str(summary.path))}",
+    ):
+        lines += textwrap.wrap(note, width=_WIDTH, subsequent_indent="  ")
+    return lines
 
 
 def format_summary(summary: DemoSummary) -> str:
@@ -571,6 +990,8 @@ def format_summary(summary: DemoSummary) -> str:
         breach_rows,
         ["all", "", "", f"{summary.breach_count:,}"],
     )
+    lines.append("")
+    lines += _stock_section(summary)
     lines.append("")
 
     # Columns that are zero everywhere (tax, fees, unused discount funders) are left out.
@@ -640,8 +1061,27 @@ def format_summary(summary: DemoSummary) -> str:
     expected = summary.stored + summary.transitions + summary.breach_count
     lines.append(
         f"check: {_count(summary.outbox_pending, 'outbox message')} pending, one per order "
-        f"stored, transition and breach ({expected:,}) -> "
-        f"{'yes' if summary.outbox_pending == expected else 'NO'}"
+        f"stored, transition and breach ({expected:,}), {summary.stock_messages:,} for stock -> "
+        f"{'yes' if summary.outbox_pending == expected + summary.stock_messages else 'NO'}"
+    )
+    if summary.drift:
+        shown = "; ".join(
+            f"{d.sku}@{d.location} {d.field} {d.counter:,} vs {d.ledger:,}"
+            for d in summary.drift[:3]
+        )
+        more = f" and {len(summary.drift) - 3:,} more" if len(summary.drift) > 3 else ""
+        verdict = f"NO, {_count(len(summary.drift), 'counter')} drift: {shown}{more}"
+    else:
+        verdict = "yes"
+    lines.append(
+        "check: inventory.verify(): every stock counter equals the sum of its "
+        f"{_count(summary.ledger_entries, 'ledger entry', 'ledger entries')} -> {verdict}"
+    )
+    burst = summary.burst
+    clean = burst.oversold == 0 and burst.reserved == min(burst.asked, burst.stock)
+    lines.append(
+        f"check: the burst reserved {burst.reserved:,} of the {burst.stock:,} in stock and "
+        f"oversold {burst.oversold:,} -> {'yes' if clean else 'NO'}"
     )
     lines.append(
         f"check: {summary.read_back:,} of {_count(summary.stored, 'order')} read back; integrity "
