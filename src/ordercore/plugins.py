@@ -278,6 +278,7 @@ _DESCRIPTIONS: Final[Mapping[str, PluginGroup]] = MappingProxyType(
                     "memory": "ordercore.inventory._memory:MemoryInventoryBackend",
                     "sqlite": "ordercore.inventory._sqlite:SQLiteInventoryBackend",
                 },
+                hints={"postgresql": "ordercore-postgres"},
             ),
             PluginGroup(
                 name="ordercore.allocation",
