@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 from urllib.parse import quote
 
 from ordercore.errors import ConfigurationError, InsufficientStock
@@ -178,11 +178,6 @@ class _MoneyTotals:
 # -- stock ------------------------------------------------------------------------------
 
 
-def _regions(*names: str) -> Any:
-    """``regions_served`` for a Location, typed ``Any`` (mypy cannot type its converter)."""
-    return names
-
-
 #: The warehouses, each serving its regions; lower priority numbers are preferred elsewhere.
 _WAREHOUSES: Final = (
     Location(
@@ -190,21 +185,21 @@ _WAREHOUSES: Final = (
         name="Hangzhou",
         region="east_china",
         priority=10,
-        regions_served=_regions("east_china", "central_china"),
+        regions_served=("east_china", "central_china"),
     ),
     Location(
         id="WH-GZ",
         name="Guangzhou",
         region="south_china",
         priority=20,
-        regions_served=_regions("south_china", "southwest_china"),
+        regions_served=("south_china", "southwest_china"),
     ),
     Location(
         id="WH-BJ",
         name="Beijing",
         region="north_china",
         priority=30,
-        regions_served=_regions("north_china", "northeast_china", "northwest_china"),
+        regions_served=("north_china", "northeast_china", "northwest_china"),
     ),
 )
 #: What is short where: Beijing gets half the sofas its regions order, so some go from elsewhere.

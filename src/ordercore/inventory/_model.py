@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -75,6 +76,11 @@ class LocationKind(StrEnum):
     DISTRIBUTOR = "distributor"
 
 
+def _regions(value: Iterable[str]) -> tuple[str, ...]:
+    """Regions as a tuple (one string counts as one region, not its characters)."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class Location:
     """A place that holds stock (a warehouse, a store, a distributor).
@@ -96,7 +102,7 @@ class Location:
     name: str = ""
     region: str | None = None
     priority: int = 100
-    regions_served: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    regions_served: tuple[str, ...] = attrs.field(default=(), converter=_regions)
 
     def __attrs_post_init__(self) -> None:
         _text("Location", "id", self.id)
