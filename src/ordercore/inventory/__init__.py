@@ -47,7 +47,7 @@ from ordercore.inventory._backend import (
     StockKey,
     StockRow,
 )
-from ordercore.inventory._engine import STOCK_STREAM, STOCK_TOPIC, Inventory
+from ordercore.inventory._engine import FORECAST_MAX_AGE, STOCK_STREAM, STOCK_TOPIC, Inventory
 from ordercore.inventory._memory import MemoryInventoryBackend
 from ordercore.inventory._model import (
     Adjustment,
@@ -77,8 +77,13 @@ from ordercore.inventory._safety import (
     SafetyLevel,
     SafetyStockMonitor,
     SafetyStockRule,
+    SettingsCrossingStore,
+    crossing_key,
     forecast,
+    forecast_key,
     ledger_reader,
+    level_for,
+    rule_key,
 )
 from ordercore.inventory._sqlite import SQLiteInventoryBackend
 
@@ -97,6 +102,7 @@ __all__ = [
     "Destination",
     "Drift",
     "EntryKind",
+    "FORECAST_MAX_AGE",
     "Forecast",
     "GiftPolicy",
     "Inventory",
@@ -123,6 +129,7 @@ __all__ = [
     "SafetyLevel",
     "SafetyStockMonitor",
     "SafetyStockRule",
+    "SettingsCrossingStore",
     "SingleLocationStrategy",
     "StockKey",
     "StockLevel",
@@ -132,12 +139,16 @@ __all__ = [
     "Transfer",
     "TransferStatus",
     "allocate",
+    "crossing_key",
     "forecast",
+    "forecast_key",
     "ledger_reader",
+    "level_for",
     "load_strategy",
     "open_inventory",
     "province_of",
     "region_of",
+    "rule_key",
     "serves",
 ]
 
@@ -152,15 +163,18 @@ def open_inventory(url: str, **options: Any) -> Inventory:
             stock tables are added beside the orders, or created with them),
             ``sqlite://`` (in memory), ``postgresql://user@host/db`` (plugin).
         **options: Passed to the backend (``timeout=`` for SQLite, ``store=`` a
-            MemoryStore for ``memory://``...); ``clock=`` goes to :class:`Inventory`.
+            MemoryStore for ``memory://``...); ``clock=`` and ``forecast_max_age=``
+            go to :class:`Inventory`.
 
     Raises:
         ConfigurationError: the URL is malformed.
         PluginNotFound: no backend is installed for the scheme.
         StoreError: the backend could not open the database.
     """
-    clock = options.pop("clock", None)
+    engine: dict[str, Any] = {
+        name: options.pop(name) for name in ("clock", "forecast_max_age") if name in options
+    }
     backend = plugins.open_url(_GROUP, url, **options)
     if isinstance(backend, Inventory):
         return backend
-    return Inventory(backend) if clock is None else Inventory(backend, clock=clock)
+    return Inventory(backend, **engine)
