@@ -46,6 +46,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,11 +74,20 @@ SKU_STOCK = 1_000_000
 LOCATION = "WH1"
 #: Requests per ``reserve_many`` call and per transaction of the batched raw peer.
 BATCH = 100
-#: Reservations per timed run (all processes together); every one is of one unit.
-QUICK_RESERVATIONS, FULL_RESERVATIONS = 1_000, 8_000
+#: Reservations per timed run (all processes together) without ``--quick``; each is of
+#: one unit. With ``--quick`` a backend's runs are sized to about QUICK_RUN_S seconds
+#: of ``reserve`` (measured in a calibration run of CALIBRATION reservations), a
+#: multiple of COUNT_STEP within QUICK_COUNTS.
+FULL_RESERVATIONS = 8_000
+QUICK_RUN_S = 0.7
+CALIBRATION = 120
+COUNT_STEP = 40
+QUICK_COUNTS = (160, 2_000)
 QUICK_REPEAT, FULL_REPEAT = 3, 5
-#: Reservations of each worker's untimed warm-up run.
-WARMUP_PER_WORKER = 40
+#: The untimed warm-up run of each contender: this share of a run's reservations, and
+#: at least WARMUP_MIN per worker.
+WARMUP_SHARE = 0.2
+WARMUP_MIN = 5
 #: The hot SKU's stock per run: this share of the run's reservations is refused.
 HOT_SHORT = 0.1
 SQLITE_PROCESSES = (1, 4)
@@ -348,7 +358,8 @@ def _prepare(task: Task, handles: dict[tuple[str, str], Any]) -> Callable[[], Ou
 
 
 def worker_main(tasks: Any, results: Any, number: int) -> None:
-    """A worker's loop: ``("prepare", Task)``, ``("go",)``, ``("close",)``, ``None`` to end."""
+    """A worker's loop: ``("prepare", Task)``, ``("go",)``, ``("ping",)``, ``("close",)``;
+    ``None`` ends it."""
     handles: dict[tuple[str, str], Any] = {}
     run: Callable[[], Outcome] | None = None
     # What exists now (modules, connections) is never garbage: keep it out of the
@@ -369,6 +380,8 @@ def worker_main(tasks: Any, results: Any, number: int) -> None:
                 assert run is not None
                 outcome, run = run(), None
                 results.put(("done", number, outcome))
+            elif message[0] == "ping":
+                results.put(("pong", number, None))
             elif message[0] == "close":
                 for handle in handles.values():
                     _close_handle(handle)
@@ -402,6 +415,13 @@ class Workers:
         ]
         for process in self.processes:
             process.start()
+
+    def wait_ready(self) -> None:
+        """Wait until every worker has started (imported ordercore), so none competes for
+        the CPUs with the first measurements."""
+        for task_queue in self.tasks:
+            task_queue.put(("ping",))
+        self._collect(len(self.tasks), "pong")
 
     def _collect(self, count: int, expected: str) -> dict[int, Any]:
         answers: dict[int, Any] = {}
@@ -504,40 +524,56 @@ class Database:
 
     # set-up -----------------------------------------------------------------------------------
 
+    #: Transactions stocking the many-SKU mix at once (a backend with a pool and row
+    #: locks stocks its slices in parallel threads; SQLite has one writer).
+    stocking_threads = 1
+
     def stock_skus(self, skus: Sequence[str]) -> None:
         """Give every SKU of the many-SKU mix its stock, in the inventory and the raw table.
 
-        The inventory's stock is written in one backend transaction through the
-        backend's own primitives: the counter row and its ``receive`` ledger entry per
-        SKU (what ``receive`` writes, without 10,000 transactions and their stock
-        messages), so ``verify()`` checks it like any other stock.
+        The inventory's stock is written through the backend's own primitives, in
+        :attr:`stocking_threads` transactions: the counter row and its ``receive``
+        ledger entry per SKU (what ``receive`` writes, without 10,000 transactions and
+        their stock messages), so ``verify()`` checks it like any other stock.
         """
         at = datetime.now(UTC)
-        with self.inventory.backend.transaction() as txn:
-            for sku in skus:
-                txn.change_stock(sku, LOCATION, on_hand=SKU_STOCK)
-            txn.append_ledger(
-                [
-                    LedgerRow(
-                        0,
-                        at,
-                        sku,
-                        LOCATION,
-                        "receive",
-                        SKU_STOCK,
-                        0,
-                        0,
-                        0,
-                        None,
-                        None,
-                        None,
-                        ACTOR.kind.value,
-                        ACTOR.id,
-                        "benchmark stock",
-                    )
-                    for sku in skus
-                ]
-            )
+        backend = self.inventory.backend
+
+        def stock(part: Sequence[str]) -> None:
+            with backend.transaction() as txn:
+                for sku in part:
+                    txn.change_stock(sku, LOCATION, on_hand=SKU_STOCK)
+                txn.append_ledger(
+                    [
+                        LedgerRow(
+                            0,
+                            at,
+                            sku,
+                            LOCATION,
+                            "receive",
+                            SKU_STOCK,
+                            0,
+                            0,
+                            0,
+                            None,
+                            None,
+                            None,
+                            ACTOR.kind.value,
+                            ACTOR.id,
+                            "benchmark stock",
+                        )
+                        for sku in part
+                    ]
+                )
+
+        threads = self.stocking_threads
+        parts = [skus[n::threads] for n in range(threads)]
+        if threads == 1:
+            stock(parts[0])
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                for done in [pool.submit(stock, part) for part in parts]:
+                    done.result()
         self.raw_insert([(sku, SKU_STOCK) for sku in skus])
 
     def new_hot_sku(self, units: int) -> tuple[str, str]:
@@ -705,6 +741,7 @@ class PostgresDatabase(Database):
     """A scratch schema: the inventory's tables and a copy of its stock table for the peer."""
 
     backend = "postgres"
+    stocking_threads = 8
 
     def __init__(self, url: str, admin: Any, schema: str) -> None:
         super().__init__()
@@ -723,7 +760,16 @@ class PostgresDatabase(Database):
         self.stock_table = f'"{schema}"."{stock}"'
         self.raw_table = f'"{schema}".{RAW_TABLE}'
         admin.execute(f"CREATE TABLE {self.raw_table} (LIKE {self.stock_table} INCLUDING ALL)")
-        self.raw_schema = f"LIKE {schema}.{stock} INCLUDING ALL (columns, CHECKs, key)"
+        # LIKE copies columns, constraints and indexes, not the table's storage parameters.
+        found = admin.execute(
+            "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (self.stock_table,)
+        ).fetchone()
+        reloptions = list(found[0] or []) if found else []
+        if reloptions:
+            admin.execute(f"ALTER TABLE {self.raw_table} SET ({', '.join(reloptions)})")
+        self.raw_schema = f"LIKE {schema}.{stock} INCLUDING ALL (columns, CHECKs, key)" + (
+            f" with its {', '.join(reloptions)}" if reloptions else ""
+        )
         self.columns = {
             row[0]
             for row in admin.execute(
@@ -857,11 +903,35 @@ class Bench:
         self.db.check(self.checks, contender, outcomes, stock, label)
         return seconds
 
+    def calibrate(self, report: Report) -> int:
+        """Reservations a run for ``--quick``: what ``reserve`` does in :data:`QUICK_RUN_S`.
+
+        Measured with one process on the many-SKU mix (untimed, checked runs: a short
+        one to warm the worker up, then the faster of two), rounded
+        down to a multiple of :data:`COUNT_STEP` and kept within :data:`QUICK_COUNTS`, so
+        the quick run stays short on a slow or busy machine and its raw runs are not
+        too short on a fast one. Every contender of the backend then gets that many.
+        """
+        self.one_run("reserve", Config("skus", 1), CALIBRATION // 4, SEED - 3)  # warm-up
+        seconds = min(
+            self.one_run("reserve", Config("skus", 1), CALIBRATION, SEED - 2 - n) for n in range(2)
+        )
+        rate = CALIBRATION / seconds
+        low, high = QUICK_COUNTS
+        count = max(low, min(high, int(rate * QUICK_RUN_S) // COUNT_STEP * COUNT_STEP))
+        report.notes.append(
+            f"{backend_name(self.db.backend)}: {count:,} reservations a run "
+            f"(--quick: Inventory.reserve did {rate:,.0f}/s in the faster of two calibration "
+            f"runs of {CALIBRATION}; a run is sized to about {QUICK_RUN_S:g} s of it)"
+        )
+        return count
+
     def config(self, config: Config, count: int, repeat: int) -> dict[str, Rate]:
         """Warm-up, then ``repeat`` interleaved runs of every contender (A B C D, B C D A, ...)."""
         names = list(CONTENDERS)
+        warmup = max(int(WARMUP_SHARE * count) // config.workers, WARMUP_MIN) * config.workers
         for name in names:
-            self.one_run(name, config, WARMUP_PER_WORKER * config.workers, SEED - 1)
+            self.one_run(name, config, warmup, SEED - 1)
         rates = {name: Rate(name, count) for name in names}
         for round_no in range(repeat):
             shift = round_no % len(names)
@@ -882,14 +952,20 @@ def bench_backend(
     workers: Workers,
     checks: Checks,
     counts: Sequence[int],
-    count: int,
+    count: int | None,
     repeat: int,
 ) -> dict[str, dict[str, Rate]]:
-    """Every configuration of one backend; rows and figures into ``report``."""
+    """Every configuration of one backend; rows and figures into ``report``.
+
+    ``count`` reservations a run, or (``None``) as many as :meth:`Bench.calibrate` says.
+    """
     names = [f"SKU-{n:05d}" for n in range(SKUS)]
     db.stock_skus(names)
     bench = Bench(db, workers, checks, names)
     prefix = db.backend
+    if count is None:
+        count = bench.calibrate(report)
+    report.figures[f"{prefix}_reservations"] = count
     found: dict[str, dict[str, Rate]] = {}
     for workers_count in counts:
         for mix in ("skus", "hot"):
@@ -954,7 +1030,12 @@ def headline(
 
 
 def bench_sqlite(
-    report: Report, workers: Workers, checks: Checks, count: int, repeat: int, workdir: Path
+    report: Report,
+    workers: Workers,
+    checks: Checks,
+    count: int | None,
+    repeat: int,
+    workdir: Path,
 ) -> None:
     db = SQLiteDatabase(workdir / "inventory.db", report.notes)
     try:
@@ -1024,7 +1105,12 @@ def postgres_unavailable() -> tuple[str | None, str]:
 
 
 def bench_postgres(
-    report: Report, url: str, workers: Workers, checks: Checks, count: int, repeat: int
+    report: Report,
+    url: str,
+    workers: Workers,
+    checks: Checks,
+    count: int | None,
+    repeat: int,
 ) -> None:
     import psycopg
 
@@ -1078,19 +1164,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--reservations",
         type=int,
-        help=f"reservations per timed run (default {QUICK_RESERVATIONS:,} / {FULL_RESERVATIONS:,})",
+        help=f"reservations per timed run (default: {FULL_RESERVATIONS:,}; with --quick, "
+        f"about {QUICK_RUN_S:g} s of Inventory.reserve per backend)",
     )
     parser.add_argument("--repeat", type=int, help="timed runs per contender (default 3 / 5)")
     parser.add_argument(
         "--json-only", action="store_true", help="print only the JSON line on stdout"
     )
     args = parser.parse_args(argv)
-    if args.reservations is None:
-        args.reservations = QUICK_RESERVATIONS if args.quick else FULL_RESERVATIONS
+    if args.reservations is None and not args.quick:
+        args.reservations = FULL_RESERVATIONS
     if args.repeat is None:
         args.repeat = QUICK_REPEAT if args.quick else FULL_REPEAT
     most = max(*SQLITE_PROCESSES, *POSTGRES_CONNECTIONS)
-    if args.reservations < 10 * most or args.repeat < 1:
+    if (args.reservations is not None and args.reservations < 10 * most) or args.repeat < 1:
         parser.error(f"--reservations must be at least {10 * most}, --repeat at least 1")
     return args
 
@@ -1104,8 +1191,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     cpus = os.cpu_count() or 1
     postgres_url, postgres_reason = postgres_unavailable()
     size = max(*SQLITE_PROCESSES, *(POSTGRES_CONNECTIONS if postgres_url else ()))
+    size_text = (
+        f"{args.reservations:,}"
+        if args.reservations is not None
+        else f"about {QUICK_RUN_S:g} s of Inventory.reserve (calibrated per backend) in"
+    )
     print(
-        f"ordercore {ordercore.__version__} inventory benchmark: {args.reservations:,} "
+        f"ordercore {ordercore.__version__} inventory benchmark: {size_text} "
         f"reservations of one unit a run, median of {args.repeat} runs after a warm-up, in "
         f"spawned processes; Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
         f"{cpus} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start",
@@ -1128,6 +1220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = Checks()
     workers = Workers(size)
     try:
+        workers.wait_ready()
         with tempfile.TemporaryDirectory(prefix="ordercore-bench-") as workdir:
             bench_sqlite(report, workers, checks, args.reservations, args.repeat, Path(workdir))
         if postgres_url is None:
