@@ -94,8 +94,10 @@ class LedgerRow(NamedTuple):
 
     Attributes:
         seq: The entry's sequence number; ``0`` when appending (the backend
-            assigns strictly increasing numbers in commit order per row append;
-            gaps are allowed).
+            assigns increasing numbers as entries are written; gaps are allowed).
+            Entries of one ``(sku, location)`` are in commit order, since that
+            row's lock orders their transactions; across keys, on a server
+            backend, a smaller number may become visible after a larger one.
         at: When it was written.
         sku: The SKU.
         location: The location.
