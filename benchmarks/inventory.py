@@ -1192,13 +1192,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     postgres_url, postgres_reason = postgres_unavailable()
     size = max(*SQLITE_PROCESSES, *(POSTGRES_CONNECTIONS if postgres_url else ()))
     size_text = (
-        f"{args.reservations:,}"
+        f"{args.reservations:,} reservations of one unit a run"
         if args.reservations is not None
-        else f"about {QUICK_RUN_S:g} s of Inventory.reserve (calibrated per backend) in"
+        else f"runs of about {QUICK_RUN_S:g} s of Inventory.reserve (sized per backend), "
+        "reservations of one unit"
     )
     print(
-        f"ordercore {ordercore.__version__} inventory benchmark: {size_text} "
-        f"reservations of one unit a run, median of {args.repeat} runs after a warm-up, in "
+        f"ordercore {ordercore.__version__} inventory benchmark: {size_text}, "
+        f"median of {args.repeat} runs after a warm-up, in "
         f"spawned processes; Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
         f"{cpus} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start",
         file=out,
