@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import json
 import statistics
 import sys
 import time
@@ -23,11 +24,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "Rate",
+    "Report",
     "Stopwatch",
+    "Target",
     "compare",
     "format_rate",
     "format_table",
@@ -148,3 +151,111 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule, *(line(row) for row in rows)])
+
+
+@dataclass
+class Target:
+    """A measured figure beside its target: at least (``>=``) or at most (``<=``)."""
+
+    key: str
+    bound: float
+    op: str = ">="
+    value: float | None = None
+    skipped: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None:
+            return None
+        return self.value >= self.bound if self.op == ">=" else self.value <= self.bound
+
+    @property
+    def verdict(self) -> str:
+        if self.value is None:
+            return "skipped"
+        return "met" if self.met else "not met"
+
+
+class Report:
+    """Table rows, targets and JSON figures, built up section by section.
+
+    ``contender`` adds a timed rate (with the ratio of ``ours`` over it when given),
+    ``line`` any other figure; ``target`` records a figure beside its bound. The
+    last line a benchmark prints is :meth:`json_line`.
+    """
+
+    HEADERS = ("benchmark / contender", "median", "spread", "ours/this", "target", "")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, ...]] = []
+        self.figures: dict[str, Any] = {}
+        self.notes: list[str] = []
+        self.targets: list[Target] = []
+
+    def section(self, title: str) -> None:
+        if self.rows:
+            self.rows.append(("",) * len(self.HEADERS))
+        self.rows.append((title, "", "", "", "", ""))
+
+    def line(self, label: str, value: str, *, ours: str = "", target: Target | None = None) -> None:
+        self.rows.append(
+            (
+                f"  {label}",
+                value,
+                "",
+                ours,
+                "" if target is None else f"{target.op} {target.bound:g}",
+                "" if target is None else target.verdict,
+            )
+        )
+
+    def contender(
+        self, label: str, rate: Rate, *, ours: Rate | None = None, target: Target | None = None
+    ) -> None:
+        versus = f"{ours.median / rate.median:.2f}" if ours is not None else ""
+        self.rows.append(
+            (
+                f"  {label}",
+                format_rate(rate.median),
+                f"{rate.spread:.0%}",
+                versus,
+                "" if target is None else f"{target.op} {target.bound:g}",
+                "" if target is None else target.verdict,
+            )
+        )
+
+    def target(self, key: str, bound: float, value: float, op: str = ">=") -> Target:
+        target = Target(key, bound, op, value)
+        self.targets.append(target)
+        self.figures[key] = value
+        return target
+
+    def skipped_target(self, key: str, bound: float, reason: str, op: str = ">=") -> Target:
+        target = Target(key, bound, op, skipped=reason)
+        self.targets.append(target)
+        self.figures[key] = None
+        return target
+
+    def table(self) -> str:
+        return format_table(self.HEADERS, self.rows)
+
+    def targets_table(self) -> str:
+        rows = [
+            (
+                f"  {t.key}",
+                "" if t.value is None else f"{t.value:,.3f}",
+                f"{t.op} {t.bound:g}",
+                t.verdict if not t.skipped else f"skipped: {t.skipped}",
+            )
+            for t in self.targets
+        ]
+        return format_table(("target", "measured", "target", ""), rows)
+
+    def json_line(self) -> str:
+        figures = dict(self.figures)
+        figures["targets"] = {
+            t.key: {"bound": t.bound, "op": t.op, "value": t.value, "met": t.met}
+            | ({"skipped": t.skipped} if t.skipped else {})
+            for t in self.targets
+        }
+        return json.dumps(figures)

@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _harness import Rate, format_rate, format_table, stopwatch
+from _harness import Rate, Report, stopwatch
 
 import ordercore
 from ordercore.errors import InsufficientStock, OrderCoreError
@@ -117,104 +117,6 @@ CONTENDERS = {
 
 
 # -- the report ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    """A measured figure beside its target: at least (``>=``) or at most (``<=``)."""
-
-    key: str
-    bound: float
-    op: str = ">="
-    value: float | None = None
-    skipped: str = ""
-
-    @property
-    def met(self) -> bool | None:
-        if self.value is None:
-            return None
-        return self.value >= self.bound if self.op == ">=" else self.value <= self.bound
-
-    @property
-    def verdict(self) -> str:
-        if self.value is None:
-            return "skipped"
-        return "met" if self.met else "not met"
-
-
-class Report:
-    """Table rows, targets and JSON figures, built up section by section."""
-
-    HEADERS = ("benchmark / contender", "median", "spread", "ours/this", "target", "")
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, ...]] = []
-        self.figures: dict[str, Any] = {}
-        self.notes: list[str] = []
-        self.targets: list[Target] = []
-
-    def section(self, title: str) -> None:
-        if self.rows:
-            self.rows.append(("",) * len(self.HEADERS))
-        self.rows.append((title, "", "", "", "", ""))
-
-    def contender(
-        self,
-        label: str,
-        rate: Rate,
-        *,
-        ours: Rate | None = None,
-        target: Target | None = None,
-    ) -> None:
-        self.rows.append(
-            (
-                f"  {label}",
-                format_rate(rate.median),
-                f"{rate.spread:.0%}",
-                f"{ours.median / rate.median:.2f}" if ours is not None else "",
-                "" if target is None else f"{target.op} {target.bound:g}",
-                "" if target is None else target.verdict,
-            )
-        )
-
-    def line(self, label: str, value: str) -> None:
-        self.rows.append((f"  {label}", value, "", "", "", ""))
-
-    def target(self, key: str, bound: float, value: float, op: str = ">=") -> Target:
-        target = Target(key, bound, op, value)
-        self.targets.append(target)
-        self.figures[key] = value
-        return target
-
-    def skipped_target(self, key: str, bound: float, reason: str, op: str = ">=") -> Target:
-        target = Target(key, bound, op, skipped=reason)
-        self.targets.append(target)
-        self.figures[key] = None
-        return target
-
-    def table(self) -> str:
-        return format_table(self.HEADERS, self.rows)
-
-    def targets_table(self) -> str:
-        rows = [
-            (
-                f"  {t.key}",
-                "" if t.value is None else f"{t.value:,.3f}",
-                f"{t.op} {t.bound:g}",
-                t.verdict if not t.skipped else f"skipped: {t.skipped}",
-            )
-            for t in self.targets
-        ]
-        return format_table(("target", "measured", "target", ""), rows)
-
-    def json_line(self) -> str:
-        figures = dict(self.figures)
-        figures["targets"] = {
-            t.key: {"bound": t.bound, "op": t.op, "value": t.value, "met": t.met}
-            | ({"skipped": t.skipped} if t.skipped else {})
-            for t in self.targets
-        }
-        return json.dumps(figures)
 
 
 # -- the workers (spawned processes) -------------------------------------------------------------

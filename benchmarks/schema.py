@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import pydantic
-from _harness import Rate, compare, format_rate, format_table, loop, stopwatch
+from _harness import Rate, Report, compare, loop, stopwatch
 from pydantic import BaseModel, Field, JsonValue
 
 import ordercore
@@ -423,92 +423,6 @@ def same_json(texts: Sequence[str]) -> bool:
 
 
 # -- the report ------------------------------------------------------------------------------
-
-
-@dataclass
-class Target:
-    """A ratio with its target: ordercore's median over its peer's or floor's."""
-
-    key: str
-    minimum: float
-    value: float | None = None
-    skipped: str = ""
-
-    @property
-    def met(self) -> bool | None:
-        return None if self.value is None else self.value >= self.minimum
-
-    @property
-    def verdict(self) -> str:
-        if self.value is None:
-            return "skipped"  # the reason is among the notes and in the JSON
-        return "met" if self.met else "not met"
-
-
-class Report:
-    """The table rows, the targets and the JSON figures, built up section by section."""
-
-    HEADERS = ("benchmark / contender", "median", "spread", "ours/this", "target", "")
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, ...]] = []
-        self.figures: dict[str, Any] = {}
-        self.notes: list[str] = []
-        self.targets: list[Target] = []
-
-    def section(self, title: str) -> None:
-        if self.rows:
-            self.rows.append(("",) * len(self.HEADERS))
-        self.rows.append((title, "", "", "", "", ""))
-
-    def contender(
-        self, label: str, rate: Rate, *, ours: Rate | None = None, target: Target | None = None
-    ) -> None:
-        versus = f"{ours.median / rate.median:.2f}" if ours is not None else ""
-        self.rows.append(
-            (
-                f"  {label}",
-                format_rate(rate.median),
-                f"{rate.spread:.0%}",
-                versus,
-                "" if target is None else f">= {target.minimum}",
-                "" if target is None else target.verdict,
-            )
-        )
-
-    def target(self, key: str, minimum: float, value: float) -> Target:
-        """Record a measured ratio beside its target (it is also a JSON figure)."""
-        target = Target(key, minimum, value)
-        self.targets.append(target)
-        self.figures[key] = value
-        return target
-
-    def skipped_target(self, key: str, minimum: float, reason: str) -> None:
-        self.targets.append(Target(key, minimum, skipped=reason))
-
-    def table(self) -> str:
-        return format_table(self.HEADERS, self.rows)
-
-    def targets_table(self) -> str:
-        rows = [
-            (
-                f"  {t.key}",
-                "" if t.value is None else f"{t.value:.3f}",
-                f">= {t.minimum}",
-                t.verdict,
-            )
-            for t in self.targets
-        ]
-        return format_table(("target (a ratio)", "measured", "target", ""), rows)
-
-    def json_line(self) -> str:
-        figures = dict(self.figures)
-        figures["targets"] = {
-            t.key: {"minimum": t.minimum, "value": t.value, "met": t.met}
-            | ({"skipped": t.skipped} if t.skipped else {})
-            for t in self.targets
-        }
-        return json.dumps(figures)
 
 
 def per_s(rate: Rate) -> float:

@@ -94,7 +94,7 @@ class CanonicalModel(BaseModel):
         """
         made = cls.__new__(cls)
         setter = object.__setattr__
-        setter(made, "__dict__", {name: fields[name] for name in cls.model_fields})
+        setter(made, "__dict__", {name: fields[name] for name in cls.__pydantic_fields__})
         setter(made, "__pydantic_fields_set__", set(fields))
         setter(made, "__pydantic_extra__", None)
         setter(made, "__pydantic_private__", None)
