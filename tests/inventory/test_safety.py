@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -819,11 +820,18 @@ def test_rules_and_crossings_survive_a_reopen(tmp_path: Path) -> None:
         shop.close()
 
 
-def _reserve_in_a_process(url: str, worker: int, count: int) -> None:
-    with open_inventory(url) as inventory:
-        for n in range(count):
-            line = ReservationLine(sku="MUG-1", quantity=1, location="WH1")
-            inventory.reserve(ReservationRequest(reservation_id=f"p{worker}-{n}", lines=[line]))
+#: A process reserving ``count`` units of MUG-1 one by one (argv: url, worker, count). It is run
+#: as its own interpreter, so it needs nothing from the test suite's import path.
+_RESERVER = """
+import sys
+from ordercore.inventory import ReservationLine, ReservationRequest, open_inventory
+
+url, worker, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open_inventory(url) as inventory:
+    for n in range(count):
+        line = ReservationLine(sku="MUG-1", quantity=1, location="WH1")
+        inventory.reserve(ReservationRequest(reservation_id=f"p{worker}-{n}", lines=[line]))
+"""
 
 
 def test_processes_racing_through_one_crossing_alert_once(tmp_path: Path) -> None:
@@ -831,16 +839,12 @@ def test_processes_racing_through_one_crossing_alert_once(tmp_path: Path) -> Non
     try:
         shop.inventory.receive("MUG-1", "WH1", 100, actor=STAFF)
         shop.inventory.set_safety_stock(SafetyStockRule(sku="MUG-1", threshold=70))
-        context = multiprocessing.get_context("spawn")
         workers = [
-            context.Process(target=_reserve_in_a_process, args=(shop.url, worker, 15))
+            subprocess.Popen([sys.executable, "-c", _RESERVER, shop.url, str(worker), "15"])
             for worker in range(4)
         ]
         for process in workers:
-            process.start()
-        for process in workers:
-            process.join(60)
-            assert process.exitcode == 0
+            assert process.wait(timeout=120) == 0
         assert shop.inventory.available("MUG-1") == 40
         assert shop.available() == [69]  # once, by whichever process took unit 31
     finally:
