@@ -89,7 +89,8 @@ def bench(session: nox.Session) -> None:
 def battery(session: nox.Session) -> None:
     """The long reliability runs: kill -9 crash trials (200 on SQLite, 50 on PostgreSQL), the
     inventory's hot-SKU race (8 processes x 2,500 operations) and ledger crash trials (200 on
-    SQLite), then PostgreSQL restarted under open stores (needs ORDERCORE_TEST_POSTGRES_URL)."""
+    SQLite, 50 on PostgreSQL), then PostgreSQL restarted under open stores (needs
+    ORDERCORE_TEST_POSTGRES_URL)."""
     install_everything(session)
     session.run(
         "pytest", "tests/storage", "-q", *session.posargs, env={"ORDERCORE_CRASH_TRIALS": "200"}
@@ -114,6 +115,14 @@ def battery(session: nox.Session) -> None:
         "-q",
         *session.posargs,
         env={"ORDERCORE_CRASH_TRIALS": "50"},
+    )
+    session.run(
+        "pytest",
+        "plugins/ordercore-postgres/tests/test_postgres_inventory_crash.py",
+        "-q",
+        "-s",
+        *session.posargs,
+        env={"ORDERCORE_INVENTORY_PG_CRASH_TRIALS": "50"},
     )
     # Restarting the server disturbs every other test using it, so this runs alone, last.
     session.run(

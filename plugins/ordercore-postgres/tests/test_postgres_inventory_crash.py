@@ -226,10 +226,14 @@ def test_sigkill_at_random_points_leaves_ledger_counters_and_outbox_whole(
     assert acks.reserved, "no writer had a reservation acknowledged"
     assert acks.committed and acks.received, "no writer had a commit and a receipt acknowledged"
     assert productive >= TRIALS // 2, f"only {productive} of {TRIALS} writers acknowledged anything"
+    # Tried, then neither reserved nor refused: the kill came while the request was under way.
+    cut = acks.tried - acks.reserved - acks.refused
     print(
         f"\nR4 PostgreSQL inventory: {TRIALS} kills checked in {time.perf_counter() - began:.1f} s"
-        f" ({entries} ledger entries, {len(acks.reserved)} reservations and"
-        f" {len(acks.refused)} refusals acknowledged)"
+        f" ({entries} ledger entries; acknowledged: {len(acks.received)} receipts,"
+        f" {len(acks.reserved)} reservations, {len(acks.refused)} refusals,"
+        f" {len(acks.committed)} commits, {len(acks.released)} releases,"
+        f" {len(acks.expired)} expiries; {len(cut)} reservations cut short by a kill)"
     )
 
 
