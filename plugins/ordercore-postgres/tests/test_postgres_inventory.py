@@ -120,7 +120,7 @@ def stocked(opened: Callable[..., Inventory]) -> Inventory:
 
 
 class TestPostgresInventory(InventoryConformance):
-    capabilities = frozenset({"reopen", "processes"})
+    capabilities = frozenset({"reopen", "processes", "row_locks"})
 
     @pytest.fixture
     def inventory_url(self, url: str) -> str:
@@ -330,6 +330,39 @@ def test_skip_locked_reads_pass_rows_another_transaction_holds(
     # reads never wait for row locks
     assert stocked.available("MUG", location="WH1") == 8
     assert stocked.reservation("due").status is ReservationStatus.ACTIVE
+
+
+@pytest.mark.parametrize("policy", [BackorderPolicy.WAIT, BackorderPolicy.SHIP_PARTIAL])
+def test_a_receipt_serving_the_queue_never_waits_for_a_quota_row(
+    url: str, schema: str, stocked: Inventory, policy: str
+) -> None:
+    """Serving backorders passes a request whose quota row another session holds."""
+    stocked.set_quota("MUG", "web", 20)
+    queued = stocked.reserve(_request("o1", 12, channel="web", backorder=policy))
+    waiting = [(line.sku, line.quantity) for line in queued.waiting]
+    held = [(line.sku, line.quantity) for line in queued.lines]
+    other = _admin()
+    try:
+        other.execute("BEGIN")
+        assert other.execute(
+            f'SELECT 1 FROM "{schema}".stock_quotas WHERE sku = %s AND channel = %s FOR UPDATE',
+            ("MUG", "web"),
+        ).fetchall()
+        # A wait of a second for any lock would fail the receipt with a StoreError.
+        with open_inventory(url, timeout=1) as impatient:
+            level = impatient.receive("MUG", "WH1", 5, actor=STAFF)
+        assert level.available == 15 - sum(quantity for _, quantity in held)
+        still = stocked.reservation("o1")
+        assert [(line.sku, line.quantity) for line in still.waiting] == waiting
+        assert [(line.sku, line.quantity) for line in still.lines] == held
+        assert [r.id for r in stocked.backorders()] == ["o1"]
+    finally:
+        other.rollback()
+        other.close()
+    served = stocked.retry_backorders()
+    assert [(r.id, r.waiting) for r in served] == [("o1", ())]
+    assert stocked.quotas("MUG") == {("MUG", "web"): (20, 12)}
+    assert stocked.available("MUG") == 3 and stocked.verify() == []
 
 
 def test_a_lock_held_past_the_timeout_is_a_store_error(

@@ -31,14 +31,27 @@ transaction, in this order, and a backend takes its locks as it goes:
 3. :meth:`~InventoryTxn.lock_stock` with the keys sorted, then
    :meth:`~InventoryTxn.change_stock` calls in sorted key order (or on keys
    already locked), then
-4. quotas, ledger, records, backorder queue and outbox writes;
+4. quotas (``get_quota(..., lock=True)`` in SKU order), ledger, records,
+   backorder queue and outbox writes; no stock row is locked or changed after
+   a quota row was locked, except rows locked in step 3 already;
 5. backorder retries last, never waiting for a lock:
    ``get_reservation(..., lock=True, skip_locked=True)`` of a queued
-   reservation, ``lock_stock(its keys, skip_locked=True)``, and ``change_stock``
-   only on keys that call returned.
+   reservation, ``lock_stock(its keys, skip_locked=True)``, ``change_stock``
+   only on keys that call returned, and ``get_quota(..., lock=True,
+   skip_locked=True)``; a request with a busy row (reservation, stock or quota)
+   is passed over and stays queued, for the next arrival or
+   :meth:`~ordercore.inventory.Inventory.retry_backorders`.
 
-:meth:`~ordercore.inventory.Inventory.reserve_many` locks the stock rows of all
-its requests' located lines first, sorted, before any change.
+:meth:`~ordercore.inventory.Inventory.reserve_many` decides its placement
+candidates before it locks anything: the keys of its requests' located lines and
+every stock row of the SKUs that have lines without a location. It locks them
+all in one sorted ``lock_stock`` call before any change, and places unlocated
+lines only on those rows, so no request of the batch locks a stock row after an
+earlier one locked a quota row. :meth:`~ordercore.inventory.Inventory.reserve`
+does the same for a request that may need a second pass after a refused first
+one (``GiftPolicy.DROP`` with gift lines, or a backorder policy other than
+``none``), and :meth:`~ordercore.inventory.Inventory.modify` for a request with
+gift lines under ``GiftPolicy.DROP`` (adding the rows the reservation holds).
 
 A row lock is never held across a network call: the engine does no I/O inside
 a transaction other than the backend's own statements.
@@ -46,14 +59,17 @@ a transaction other than the backend's own statements.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Final, NamedTuple, Protocol, runtime_checkable
 
 from ordercore.storage.kit import OutboxEntry
 
 __all__ = [
+    "BUSY",
+    "Busy",
     "InventoryBackend",
     "InventoryTxn",
     "LedgerRow",
@@ -63,6 +79,17 @@ __all__ = [
 
 #: ``(sku, location)``: the key of one counter row.
 StockKey = tuple[str, str]
+
+
+class Busy(enum.Enum):
+    """The answer of a ``skip_locked`` read whose row another transaction holds."""
+
+    BUSY = "busy"
+
+
+#: What :meth:`InventoryTxn.get_quota` returns with ``skip_locked`` for a row
+#: another transaction holds.
+BUSY: Final = Busy.BUSY
 
 
 class StockRow(NamedTuple):
@@ -282,8 +309,11 @@ class InventoryTxn(Protocol):
     def due_reservations(self, now: datetime, limit: int) -> list[str]:
         """Ids of reservations due to expire, earliest first (then by id).
 
-        Due means status ``active`` or ``partially_committed`` and ``expires_at
-        <= now``; an index on ``(expires_at)`` serves it, never a scan. A backend
+        Due means status ``active`` or ``partially_committed`` and ``expires_at``
+        set and ``<= now``; an index on ``(expires_at)`` serves it, never a scan.
+        (The engine clears ``expires_at`` at a reservation's first commit, since
+        a shipment means the order is paid, so a partially committed
+        reservation is never due in practice.) A backend
         with row locks locks the rows it returns and skips rows locked by others
         (``FOR UPDATE SKIP LOCKED``), so concurrent callers share the work.
 
@@ -355,11 +385,22 @@ class InventoryTxn(Protocol):
 
     # -- channel quotas ---------------------------------------------------------------
 
-    def get_quota(self, sku: str, channel: str, *, lock: bool = False) -> tuple[int, int] | None:
+    def get_quota(
+        self, sku: str, channel: str, *, lock: bool = False, skip_locked: bool = False
+    ) -> tuple[int, int] | Busy | None:
         """Read a channel's quota of a SKU, locking its row when ``lock`` is true.
 
+        With ``skip_locked`` (and ``lock``), a row locked by another transaction is
+        not waited for: the call returns :data:`BUSY` (PostgreSQL: ``FOR UPDATE
+        SKIP LOCKED``, then a plain read to tell a busy row from a missing one); a
+        row this transaction holds already is returned. The engine uses it while
+        serving backorders, which never waits for a lock; a request whose quota
+        row is busy stays queued. A backend without row locks never returns
+        :data:`BUSY`.
+
         Returns:
-            ``(quota, used)``, or ``None`` when the channel has no quota for the SKU.
+            ``(quota, used)``; ``None`` when the channel has no quota for the SKU;
+            :data:`BUSY` only with ``skip_locked``.
         """
         ...
 

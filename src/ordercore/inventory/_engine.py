@@ -21,6 +21,7 @@ from ordercore.errors import (
 )
 from ordercore.ids import new_id
 from ordercore.inventory._backend import (
+    Busy,
     InventoryBackend,
     InventoryTxn,
     LedgerRow,
@@ -416,6 +417,49 @@ def _total(txn: InventoryTxn, sku: str) -> int:
     return sum(max(row.available, 0) for row in txn.stock_rows(sku).values())
 
 
+class _RowBusy(Exception):
+    """A row the backorder serving phase needs is held by another transaction."""
+
+
+def _locked_quota(txn: InventoryTxn, sku: str, channel: str) -> tuple[int, int] | None:
+    """A quota row, locked (waiting for it when another transaction holds it)."""
+    quota = txn.get_quota(sku, channel, lock=True)
+    if isinstance(quota, Busy):  # pragma: no cover - only skip_locked reads answer busy
+        raise InventoryError(
+            f"the backend answered busy for the quota of {sku} through {channel} "
+            "without skip_locked"
+        )
+    return quota
+
+
+def _lock_candidates(
+    txn: InventoryTxn,
+    requests: Iterable[ReservationRequest],
+    also: Iterable[StockKey] = (),
+) -> frozenset[StockKey]:
+    """Lock every stock row ``requests`` may change, sorted, in one call; return the keys.
+
+    The candidates are the keys of located lines (and ``also``) and every stock
+    row of each SKU that has a line without a location; unlocated lines are
+    then placed only on those rows (see the lock order in ``_backend``).
+    """
+    keys: set[StockKey] = set(also)
+    unlocated: set[str] = set()
+    for request in requests:
+        for line in request.lines:
+            location = line.location or request.location
+            if location is None:
+                unlocated.add(line.sku)
+            else:
+                keys.add((line.sku, location))
+    for sku in sorted(unlocated):
+        keys.update(txn.stock_rows(sku))
+    ordered = sorted(keys)
+    if len(ordered) > 1:
+        txn.lock_stock(ordered)
+    return frozenset(ordered)
+
+
 def _ledger_rows(txn: InventoryTxn, sku: str) -> Iterator[LedgerRow]:
     """A SKU's ledger rows in this transaction, page by page."""
     after = 0
@@ -794,7 +838,7 @@ class Inventory:
             total = sum(max(row.available, 0) for row in rows.values())
             if channel is not None:
                 quota = txn.get_quota(sku, channel)
-                if quota is not None:
+                if isinstance(quota, tuple):
                     total = min(total, max(quota[0] - quota[1], 0))
         return total
 
@@ -1041,7 +1085,13 @@ class Inventory:
                         )
                     return _Rec.decode(stored[1]).reservation()
             op = _Op(txn, at, _SYSTEM, "reserve")
-            rec = self._reserve(op, request)
+            within = None
+            if request.backorder is not BackorderPolicy.NONE or (
+                request.gift_policy is GiftPolicy.DROP and any(ln.gift for ln in request.lines)
+            ):
+                # A second pass may follow a refused first one: lock its rows up front.
+                within = _lock_candidates(txn, [request])
+            rec = self._reserve(op, request, within)
             self._finish(op)
             if idempotency_key is not None:
                 rec.fp = request.fingerprint()
@@ -1052,6 +1102,12 @@ class Inventory:
         self, requests: Iterable[ReservationRequest], *, now: datetime | None = None
     ) -> list[Reservation | InsufficientStock]:
         """Reserve many requests in one transaction, each all or nothing.
+
+        Before any change, the batch locks (sorted, in one call) every stock row
+        it may change: the keys of located lines and every stock row of the SKUs
+        that have lines without a location. Unlocated lines are placed only on
+        those rows, so no request locks a stock row after an earlier one locked
+        a quota row (the lock order of ``ordercore.inventory._backend``).
 
         Returns:
             For each request, in order, its reservation or the
@@ -1070,34 +1126,31 @@ class Inventory:
                 )
         at = self._now(now)
         results: list[Reservation | InsufficientStock] = []
-        keys = sorted(
-            {
-                (line.sku, location)
-                for request in batch
-                for line in request.lines
-                if (location := line.location or request.location) is not None
-            }
-        )
         with self.backend.transaction() as txn:
-            if len(keys) > 1:
-                txn.lock_stock(keys)
+            within = _lock_candidates(txn, batch)
             op = _Op(txn, at, _SYSTEM, "reserve")
             for request in batch:
                 try:
-                    results.append(self._reserve(op, request).reservation())
+                    results.append(self._reserve(op, request, within).reservation())
                 except InsufficientStock as exc:
                     results.append(exc)
             self._finish(op)
         return results
 
-    def _reserve(self, op: _Op, request: ReservationRequest) -> _Rec:
-        """Reserve one request in ``op``; on InsufficientStock nothing of it is left applied."""
+    def _reserve(
+        self, op: _Op, request: ReservationRequest, within: frozenset[StockKey] | None = None
+    ) -> _Rec:
+        """Reserve one request in ``op``; on InsufficientStock nothing of it is left applied.
+
+        With ``within`` (rows locked up front), lines without a location are
+        placed only on those rows.
+        """
         txn = op.txn
         rec = _Rec(request, _to_us(op.at))
         lines = list(request.lines)
         plain = [line for line in lines if not line.gift]
         try:
-            placed = self._place(txn, lines, request.location)
+            placed = self._place(txn, lines, request.location, within)
             self._take(op, rec, placed, EntryKind.RESERVE)
         except InsufficientStock as first:
             shortage: InsufficientStock | None = first
@@ -1105,7 +1158,7 @@ class Inventory:
                 rec.dropped = [_line_json(line) for line in lines if line.gift]
                 lines = plain
                 try:
-                    placed = self._place(txn, lines, request.location)
+                    placed = self._place(txn, lines, request.location, within)
                     self._take(op, rec, placed, EntryKind.RESERVE)
                     shortage = None
                 except InsufficientStock as second:
@@ -1113,7 +1166,7 @@ class Inventory:
             if shortage is not None:
                 if request.backorder is BackorderPolicy.NONE:
                     raise shortage from None
-                self._queue(op, rec, lines, request)
+                self._queue(op, rec, lines, request, within)
         if not txn.insert_reservation(
             rec.id, rec.status.value, _from_us(rec.expires), rec.encode()
         ):
@@ -1133,9 +1186,14 @@ class Inventory:
         )
 
     def _place(
-        self, txn: InventoryTxn, lines: Sequence[ReservationLine], default: str | None
+        self,
+        txn: InventoryTxn,
+        lines: Sequence[ReservationLine],
+        default: str | None,
+        within: frozenset[StockKey] | None = None,
     ) -> dict[tuple[str, str, bool], int]:
-        """Resolve each line's location; sum units per (sku, location, gift).
+        """Resolve each line's location (unlocated ones among ``within``, when given);
+        sum units per (sku, location, gift).
 
         Raises:
             InsufficientStock: no single location covers a SKU's unplaced units.
@@ -1152,7 +1210,7 @@ class Inventory:
             placed[key] = placed.get(key, 0) + line.quantity
         for sku, group in unplaced.items():
             need = sum(line.quantity for line in group)
-            location = self._choose(txn, sku, need, placed)
+            location = self._choose(txn, sku, need, placed, within=within)
             if location is None:
                 raise _short(txn, sku, None, need)
             for line in group:
@@ -1168,10 +1226,13 @@ class Inventory:
         placed: Mapping[tuple[str, str, bool], int],
         *,
         partial: bool = False,
+        within: frozenset[StockKey] | None = None,
     ) -> str | None:
         """The preferred location covering ``need`` more units of ``sku`` (or, with
-        ``partial``, the one with the most available)."""
+        ``partial``, the one with the most available), among ``within`` when given."""
         rows = txn.stock_rows(sku)
+        if within is not None:
+            rows = {key: row for key, row in rows.items() if key in within}
         if any(loc not in self._locations for _, loc in rows):
             self._load_locations(txn)
         candidates = []
@@ -1195,11 +1256,18 @@ class Inventory:
         rec: _Rec,
         placed: Mapping[tuple[str, str, bool], int],
         kind: EntryKind,
+        *,
+        skip_locked: bool = False,
     ) -> None:
         """Reserve ``placed`` for ``rec`` (conditional updates in key order, then quotas).
 
+        With ``skip_locked`` (serving backorders), a quota row another
+        transaction holds is not waited for.
+
         Raises:
             InsufficientStock: after undoing everything this call applied.
+            _RowBusy: with ``skip_locked``, a quota row is busy (after undoing
+                everything this call applied).
         """
         demand: dict[StockKey, int] = {}
         for (sku, location, _), quantity in placed.items():
@@ -1218,7 +1286,9 @@ class Inventory:
                 for (sku, _), quantity in demand.items():
                     per_sku[sku] = per_sku.get(sku, 0) + quantity
                 for sku in sorted(per_sku):
-                    quota = op.txn.get_quota(sku, rec.channel, lock=True)
+                    quota = op.txn.get_quota(sku, rec.channel, lock=True, skip_locked=skip_locked)
+                    if isinstance(quota, Busy):
+                        raise _RowBusy(f"the quota of {sku} through {rec.channel} is busy")
                     if quota is None:
                         continue
                     if not op.add_quota(sku, rec.channel, per_sku[sku]):
@@ -1232,7 +1302,7 @@ class Inventory:
                             channel=rec.channel,
                         )
                     counted[sku] = per_sku[sku]
-        except InsufficientStock:
+        except (InsufficientStock, _RowBusy):
             op.undo(mark)
             raise
         for (sku, location, gift), quantity in placed.items():
@@ -1241,7 +1311,12 @@ class Inventory:
             rec.quota[sku] = rec.quota.get(sku, 0) + units
 
     def _queue(
-        self, op: _Op, rec: _Rec, lines: Sequence[ReservationLine], request: ReservationRequest
+        self,
+        op: _Op,
+        rec: _Rec,
+        lines: Sequence[ReservationLine],
+        request: ReservationRequest,
+        within: frozenset[StockKey] | None = None,
     ) -> None:
         """Queue a request that could not be reserved (``wait``), or what is missing of it."""
         if request.backorder is BackorderPolicy.WAIT:
@@ -1250,17 +1325,25 @@ class Inventory:
             rec.waiting = [_line_json(attrs_evolve(line, request.location)) for line in lines]
             return
         waiting = [attrs_evolve(line, request.location) for line in lines]
-        self._fill_partial(op, rec, waiting)
+        self._fill_partial(op, rec, waiting, within=within)
         if not rec.lines:
             rec.status = ReservationStatus.BACKORDERED
             rec.expires = None
 
     def _fill_partial(
-        self, op: _Op, rec: _Rec, waiting: list[ReservationLine], *, retry: bool = False
+        self,
+        op: _Op,
+        rec: _Rec,
+        waiting: list[ReservationLine],
+        *,
+        retry: bool = False,
+        within: frozenset[StockKey] | None = None,
     ) -> bool:
         """Reserve what can be reserved of ``waiting`` line by line; keep the rest waiting.
 
-        With ``retry`` (serving the queue), rows other transactions hold are skipped.
+        With ``retry`` (serving the queue), rows other transactions hold (stock
+        or quota) are skipped: their lines keep waiting. With ``within``, lines
+        without a location are placed only on those (already locked) rows.
 
         Returns:
             Whether everything was reserved.
@@ -1270,7 +1353,7 @@ class Inventory:
             need = line.quantity
             location = line.location
             if location is None:
-                location = self._choose(op.txn, line.sku, need, {}, partial=True)
+                location = self._choose(op.txn, line.sku, need, {}, partial=True, within=within)
             if location is not None:
                 self._known(op.txn, location)
                 key = (line.sku, location)
@@ -1278,11 +1361,22 @@ class Inventory:
                 free = 0 if row is None else max(row.available, 0)
                 take = min(need, free)
                 if rec.channel is not None and take:
-                    quota = op.txn.get_quota(line.sku, rec.channel, lock=True)
-                    if quota is not None:
+                    quota = op.txn.get_quota(line.sku, rec.channel, lock=True, skip_locked=retry)
+                    if isinstance(quota, Busy):
+                        take = 0  # the quota row is busy: the line keeps waiting
+                    elif quota is not None:
                         take = min(take, max(quota[0] - quota[1], 0))
                 if take:
-                    self._take(op, rec, {(line.sku, location, line.gift): take}, EntryKind.RESERVE)
+                    try:
+                        self._take(
+                            op,
+                            rec,
+                            {(line.sku, location, line.gift): take},
+                            EntryKind.RESERVE,
+                            skip_locked=retry,
+                        )
+                    except _RowBusy:  # pragma: no cover - the quota row is held already
+                        take = 0
                     need -= take
             if need:
                 left.append(
@@ -1302,6 +1396,9 @@ class Inventory:
 
         A SKU's queue stops at the first request this SKU's stock cannot satisfy
         (later ones do not overtake it); a request blocked by another SKU is passed.
+        Nothing here waits for a lock: a request whose record, stock row or quota
+        row another transaction holds is passed over and stays queued, for the
+        next arrival or :meth:`retry_backorders`.
 
         Returns:
             The ids of the reservations that got stock, in the order served.
@@ -1341,7 +1438,9 @@ class Inventory:
                 keys = sorted({(s, loc) for s, loc, _ in placed})
                 if len(op.txn.lock_stock(keys, skip_locked=True)) < len(keys):
                     return False  # a row is busy (or missing): retried at the next arrival
-                self._take(op, rec, placed, EntryKind.RESERVE)
+                self._take(op, rec, placed, EntryKind.RESERVE, skip_locked=True)
+            except _RowBusy:
+                return False  # a quota row is busy: retried at the next arrival
             except InsufficientStock as exc:
                 return exc.sku == sku and exc.channel is None
             rec.waiting = []
@@ -1388,6 +1487,11 @@ class Inventory:
             reservation_id: The reservation.
             lines: Units to commit per SKU (spread over the SKU's held lines in
                 order); ``None`` commits everything held.
+
+        The first commit ends the reservation's time to live (``expires_at``
+        becomes ``None``): a shipment means the order is paid, so a partially
+        committed reservation never expires. Release it to give back what it
+        still holds.
 
         Raises:
             ReservationNotFound: no such reservation.
@@ -1525,6 +1629,10 @@ class Inventory:
     def expire_due(self, now: datetime | None = None, *, limit: int = 1000) -> list[Reservation]:
         """Release reservations whose TTL has passed (payment timeouts, D21).
 
+        Only active reservations have a TTL: a commit, even a partial one, clears
+        it (see :meth:`commit`), and a backordered request's TTL starts when its
+        stock is held.
+
         Returns:
             The reservations expired now, earliest deadline first.
         """
@@ -1570,7 +1678,8 @@ class Inventory:
 
         Only the difference moves: per SKU and location, units added are reserved
         (all or nothing) and units removed are released; units already committed
-        stay. The TTL restarts from now when the new request has one.
+        stay. The TTL restarts from now when the new request has one, unless units
+        are committed already: a partially committed reservation never expires.
 
         Raises:
             ReservationNotFound: no such reservation.
@@ -1597,16 +1706,21 @@ class Inventory:
                 )
             op = _Op(txn, at, _SYSTEM, "modify")
             lines = list(request.lines)
+            within = None
+            if request.gift_policy is GiftPolicy.DROP and any(line.gift for line in lines):
+                # A second pass may follow a refused first one: lock its rows up front.
+                held = [(line[0], line[1]) for line in rec.lines]
+                within = _lock_candidates(txn, [request], held)
             dropped: list[list[Any]] = []
             try:
-                self._modify(op, rec, self._place(txn, lines, request.location))
+                self._modify(op, rec, self._place(txn, lines, request.location, within))
             except InsufficientStock:
                 gifts = [line for line in lines if line.gift]
                 if request.gift_policy is not GiftPolicy.DROP or not gifts:
                     raise
                 dropped = [_line_json(line) for line in gifts]
                 plain = [line for line in lines if not line.gift]
-                self._modify(op, rec, self._place(txn, plain, request.location))
+                self._modify(op, rec, self._place(txn, plain, request.location, within))
             rec.dropped = dropped
             rec.fp = request.fingerprint()
             rec.gift_policy = request.gift_policy.value
@@ -1669,7 +1783,7 @@ class Inventory:
                 for sku in sorted(per_sku):
                     delta = per_sku[sku]
                     if delta > 0:
-                        quota = op.txn.get_quota(sku, rec.channel, lock=True)
+                        quota = _locked_quota(op.txn, sku, rec.channel)
                         if quota is None:
                             continue
                         if not op.add_quota(sku, rec.channel, delta):

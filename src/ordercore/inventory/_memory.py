@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from ordercore.errors import ConfigurationError, StoreClosed
-from ordercore.inventory._backend import LedgerRow, StockKey, StockRow
+from ordercore.inventory._backend import Busy, LedgerRow, StockKey, StockRow
 from ordercore.storage import MemoryStore
 from ordercore.storage.kit import OutboxEntry
 
@@ -266,7 +266,10 @@ class _MemoryTxn:
 
     # -- channel quotas ---------------------------------------------------------------
 
-    def get_quota(self, sku: str, channel: str, *, lock: bool = False) -> tuple[int, int] | None:
+    def get_quota(
+        self, sku: str, channel: str, *, lock: bool = False, skip_locked: bool = False
+    ) -> tuple[int, int] | Busy | None:
+        # One writer at a time: no row is ever busy.
         return self._s.quotas.get((sku, channel))
 
     def set_quota(self, sku: str, channel: str, quota: int | None) -> None:

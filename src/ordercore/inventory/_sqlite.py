@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ordercore.errors import StoreClosed, StoreError
-from ordercore.inventory._backend import LedgerRow, StockKey, StockRow
+from ordercore.inventory._backend import Busy, LedgerRow, StockKey, StockRow
 from ordercore.storage import SQLiteStore, write_outbox
 from ordercore.storage.kit import Migration, OutboxEntry
 
@@ -389,7 +389,10 @@ class _SQLiteTxn:
 
     # -- channel quotas ---------------------------------------------------------------
 
-    def get_quota(self, sku: str, channel: str, *, lock: bool = False) -> tuple[int, int] | None:
+    def get_quota(
+        self, sku: str, channel: str, *, lock: bool = False, skip_locked: bool = False
+    ) -> tuple[int, int] | Busy | None:
+        # BEGIN IMMEDIATE serialises writers: no row is ever busy.
         row = self._db.execute(
             "SELECT quota, used FROM ordercore_stock_quotas WHERE sku = ? AND channel = ?",
             (sku, channel),

@@ -22,14 +22,19 @@ Fixtures a subclass provides:
   handle on the same data (capability ``"reopen"``).
 - ``inventory_url``: a URL other processes can open on the same data as
   ``inventory`` (capability ``"processes"``).
+
+Capability ``"row_locks"`` needs no fixture: it says that two transactions of
+``inventory.backend`` can be open at once and that one waits only for the rows
+the other holds (PostgreSQL), not for the whole database (SQLite, memory).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -64,6 +69,7 @@ from ordercore.inventory import (
     TransferStatus,
     open_inventory,
 )
+from ordercore.inventory._backend import BUSY, InventoryBackend, InventoryTxn, StockKey
 from ordercore.schema import Actor, ActorKind
 from ordercore.timestamps import utc_now
 
@@ -95,6 +101,70 @@ def _snapshot(inventory: Inventory, messages: Messages) -> tuple[Any, ...]:
     return levels, len(inventory.ledger(limit=100_000)), len(messages(inventory))
 
 
+class _LockOrder:
+    """Checks the lock order of ``ordercore.inventory._backend`` as transactions run.
+
+    Wraps a backend; every transaction records the stock rows it locked
+    (``lock_stock``, or the implicit lock of ``change_stock``) and whether it
+    locked a quota row. :attr:`violations` lists each stock row first locked or
+    changed after a quota row, and each stock row first locked out of sorted
+    order (a key smaller than one held already).
+    """
+
+    def __init__(self, backend: InventoryBackend) -> None:
+        self.backend = backend
+        self.url = backend.url
+        self.violations: list[str] = []
+
+    @contextmanager
+    def transaction(self) -> Iterator[InventoryTxn]:
+        with self.backend.transaction() as txn:
+            yield _LockOrderTxn(txn, self.violations)
+
+    def reading(self) -> AbstractContextManager[InventoryTxn]:
+        return self.backend.reading()
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+class _LockOrderTxn:
+    """One transaction seen by :class:`_LockOrder` (other calls pass through)."""
+
+    def __init__(self, txn: InventoryTxn, violations: list[str]) -> None:
+        self._txn = txn
+        self._violations = violations
+        self._held: set[StockKey] = set()
+        self._quota = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._txn, name)
+
+    def _take(self, keys: Sequence[StockKey], what: str) -> None:
+        for key in keys:
+            if key in self._held:
+                continue
+            if self._quota:
+                self._violations.append(f"{what} {key} after a quota row was locked")
+            if self._held and key < max(self._held):
+                self._violations.append(f"{what} {key} after {max(self._held)}")
+            self._held.add(key)
+
+    def lock_stock(self, keys: Sequence[StockKey], *, skip_locked: bool = False) -> Any:
+        found = self._txn.lock_stock(keys, skip_locked=skip_locked)
+        self._take(sorted(found), "locked")
+        return found
+
+    def change_stock(self, sku: str, location: str, *deltas: int, **named: int) -> Any:
+        self._take([(sku, location)], "changed")
+        return self._txn.change_stock(sku, location, *deltas, **named)
+
+    def get_quota(self, sku: str, channel: str, *, lock: bool = False, **extra: bool) -> Any:
+        if lock:
+            self._quota = True
+        return self._txn.get_quota(sku, channel, lock=lock, **extra)
+
+
 def _hot_worker(url: str, sku: str, worker: int, operations: int) -> tuple[int, int]:
     """Reserve one unit at a time on one hot SKU; release every third and commit the rest."""
     inventory = open_inventory(url)
@@ -123,8 +193,9 @@ class InventoryConformance:
 
     Attributes:
         capabilities: ``"reopen"`` (the ``reopen`` fixture gives another handle on
-            the same data) and ``"processes"`` (other processes can open
-            ``inventory_url`` and work on the same data at once).
+            the same data), ``"processes"`` (other processes can open
+            ``inventory_url`` and work on the same data at once) and
+            ``"row_locks"`` (transactions wait only for the rows others hold).
         process_count: Processes in the multi-process race.
         process_operations: Operations per process in that race.
     """
@@ -347,6 +418,60 @@ class InventoryConformance:
         reserve_entries = [e for e in stocked.ledger() if e.kind is EntryKind.RESERVE]
         assert sorted(e.reservation_id or "" for e in reserve_entries) == ["o1", "o3"]
 
+    def test_reserve_many_locks_every_candidate_row_before_any_quota_row(
+        self, stocked: Inventory
+    ) -> None:
+        """The batch locks stock rows (sorted) before quota rows, unlocated lines included."""
+        stocked.set_quota("MUG", "douyin", 10)
+        watched = _LockOrder(stocked.backend)
+        inventory = Inventory(watched)
+        results = inventory.reserve_many(
+            [
+                _request("o1", _line("MUG", 2, "WH2"), channel="douyin"),
+                _request("o2", _line("MUG", 3, None)),  # placed on WH1, the preferred row
+            ]
+        )
+        assert [r.lines[0].location for r in results if isinstance(r, Reservation)] == [
+            "WH2",
+            "WH1",
+        ]
+        assert watched.violations == []
+        assert stocked.quotas("MUG") == {("MUG", "douyin"): (10, 2)}
+        assert stocked.verify() == []
+
+    def test_a_second_pass_of_reserve_keeps_the_lock_order(self, stocked: Inventory) -> None:
+        """Dropping gifts after a refused first pass locks no new row after a quota row."""
+        stocked.reserve(_request("o0", _line("MUG", 7)))  # WH1 keeps 3, WH2 has 4
+        stocked.set_quota("MUG", "douyin", 3)
+        watched = _LockOrder(stocked.backend)
+        request = _request(
+            "o1",
+            _line("MUG", 2, None),
+            _line("MUG", 2, None, gift=True),  # 4 units: only WH2 covers them...
+            channel="douyin",  # ...and the quota refuses them, so the gift is dropped
+            gift_policy="drop",
+        )
+        held = Inventory(watched).reserve(request)
+        assert [(ln.sku, ln.location, ln.quantity) for ln in held.lines] == [("MUG", "WH1", 2)]
+        assert [(ln.sku, ln.quantity, ln.gift) for ln in held.dropped] == [("MUG", 2, True)]
+        assert watched.violations == []
+        assert stocked.quotas("MUG") == {("MUG", "douyin"): (3, 2)}
+        assert stocked.verify() == []
+
+    def test_reserve_many_places_unlocated_lines_as_reserve_does(self, stocked: Inventory) -> None:
+        results = stocked.reserve_many(
+            [
+                _request("o1", _line("MUG", 8, None)),
+                _request("o2", _line("MUG", 3, None)),  # WH1 keeps 2: WH2 covers it
+                _request("o3", _line("MUG", 4, None)),  # nowhere covers 4
+            ]
+        )
+        first, second, third = results
+        assert isinstance(first, Reservation) and first.lines[0].location == "WH1"
+        assert isinstance(second, Reservation) and second.lines[0].location == "WH2"
+        assert isinstance(third, InsufficientStock) and third.location is None
+        assert stocked.available("MUG") == 3 and stocked.verify() == []
+
     # -- idempotency (R9) ----------------------------------------------------------------
 
     def test_r9_same_key_and_request_returns_the_first_result(self, stocked: Inventory) -> None:
@@ -448,6 +573,31 @@ class InventoryConformance:
         assert (mug.on_hand, mug.reserved) == (8, 0)
         assert stocked.available("TEA") == 5
         assert stocked.verify() == []
+
+    def test_a_partially_committed_reservation_does_not_expire(self, stocked: Inventory) -> None:
+        """A shipment means the order is paid: the first commit ends the TTL."""
+        now = utc_now()
+        request = _request("o1", _line("MUG", 3), _line("TEA", 2), ttl=timedelta(minutes=15))
+        assert stocked.reserve(request, now=now).expires_at == now + timedelta(minutes=15)
+        partial = stocked.commit("o1", {"MUG": 1}, now=now + timedelta(minutes=1))
+        assert partial.status is ReservationStatus.PARTIALLY_COMMITTED
+        assert partial.expires_at is None
+        assert stocked.expire_due(now + timedelta(days=30)) == []
+        edited = stocked.modify(
+            "o1", _request("o1", _line("MUG", 2), _line("TEA", 2), ttl=timedelta(minutes=15))
+        )
+        assert edited.status is ReservationStatus.PARTIALLY_COMMITTED
+        assert edited.expires_at is None  # a new TTL does not restart either
+        assert stocked.expire_due(now + timedelta(days=30)) == []
+        held = stocked.reservation("o1")
+        assert held.status is ReservationStatus.PARTIALLY_COMMITTED
+        assert {(ln.sku, ln.quantity, ln.committed) for ln in held.lines} == {
+            ("MUG", 2, 1),
+            ("TEA", 2, 0),
+        }
+        assert stocked.available("MUG", location="WH1") == 8 and stocked.available("TEA") == 3
+        assert stocked.release("o1").status is ReservationStatus.RELEASED
+        assert stocked.available("TEA") == 5 and stocked.verify() == []
 
     # -- modify ----------------------------------------------------------------------------
 
@@ -634,6 +784,88 @@ class InventoryConformance:
         served = stocked.retry_backorders("TEA")
         assert [(r.id, r.status) for r in served] == [("o1", ReservationStatus.ACTIVE)]
         assert stocked.backorders() == [] and stocked.retry_backorders() == []
+
+    def test_a_quota_read_with_skip_locked(self, stocked: Inventory) -> None:
+        """``get_quota(skip_locked=True)`` reads like a locking read when nobody holds the row."""
+        stocked.set_quota("MUG", "douyin", 5)
+        with stocked.backend.transaction() as txn:
+            assert txn.get_quota("MUG", "douyin", lock=True, skip_locked=True) == (5, 0)
+            assert txn.get_quota("MUG", "douyin", lock=True, skip_locked=True) == (5, 0)
+            assert txn.get_quota("MUG", "jd", lock=True, skip_locked=True) is None
+
+    def test_a_quota_row_another_transaction_holds_is_busy(self, stocked: Inventory) -> None:
+        self.require("row_locks")
+        stocked.set_quota("MUG", "douyin", 5)
+        with self._holding_quota(stocked, [("MUG", "douyin")]) as holding:
+            with stocked.backend.transaction() as txn:
+                assert txn.get_quota("MUG", "douyin", lock=True, skip_locked=True) is BUSY
+                assert txn.get_quota("MUG", "jd", lock=True, skip_locked=True) is None
+                assert txn.get_quota("MUG", "douyin") == (5, 0)  # plain reads never wait
+            assert holding.is_set()
+
+    def test_serving_the_queue_passes_a_request_whose_quota_row_is_busy(
+        self, stocked: Inventory
+    ) -> None:
+        """Backorder serving never waits for a quota row: the request stays queued."""
+        self.require("row_locks")
+        stocked.set_quota("TEA", "douyin", 10)
+        stocked.set_quota("MUG", "douyin", 30)
+        stocked.reserve(_request("o1", _line("TEA", 7), channel="douyin", backorder="wait"))
+        partial = stocked.reserve(
+            _request("o2", _line("MUG", 12), channel="douyin", backorder="ship_partial")
+        )
+        assert [(ln.sku, ln.quantity) for ln in partial.waiting] == [("MUG", 2)]
+        busy = [("TEA", "douyin"), ("MUG", "douyin")]
+        with self._holding_quota(stocked, busy) as holding:
+            stocked.receive("TEA", "WH1", 5, actor=STAFF)
+            stocked.receive("MUG", "WH1", 5, actor=STAFF)
+            assert holding.is_set(), "the receipts waited for the quota rows"
+        assert stocked.reservation("o1").status is ReservationStatus.BACKORDERED
+        assert [(ln.sku, ln.quantity) for ln in stocked.reservation("o2").waiting] == [("MUG", 2)]
+        assert [r.id for r in stocked.backorders()] == ["o1", "o2"]
+        assert stocked.available("TEA") == 10 and stocked.available("MUG", location="WH1") == 5
+        served = stocked.retry_backorders()
+        assert [r.id for r in served] == ["o2", "o1"]  # SKU order: MUG, then TEA
+        assert stocked.backorders() == [] and stocked.available("TEA") == 3
+        assert stocked.quotas() == {("MUG", "douyin"): (30, 12), ("TEA", "douyin"): (10, 7)}
+        assert stocked.verify() == []
+
+    @contextmanager
+    def _holding_quota(
+        self, inventory: Inventory, rows: Sequence[tuple[str, str]], patience: float = 10.0
+    ) -> Iterator[threading.Event]:
+        """Hold quota rows in another transaction while the block runs.
+
+        Yields an event that stays set while the rows are held; the holder lets
+        go when the block ends, or after ``patience`` seconds (then clears the
+        event, so a block that waited for the rows sees it cleared).
+        """
+        holding = threading.Event()
+        done = threading.Event()
+        failed: list[BaseException] = []
+
+        def hold() -> None:
+            try:
+                with inventory.backend.transaction() as txn:
+                    for sku, channel in rows:
+                        assert txn.get_quota(sku, channel, lock=True) is not None
+                    holding.set()
+                    done.wait(patience)
+                    holding.clear()
+            except BaseException as exc:  # pragma: no cover - reported below
+                failed.append(exc)
+                holding.set()
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert holding.wait(patience), "the holder could not lock the quota rows"
+            assert failed == []
+            yield holding
+        finally:
+            done.set()
+            holder.join(patience)
+        assert failed == []
 
     def test_an_idempotent_backorder(self, stocked: Inventory) -> None:
         request = _request("o1", _line("TEA", 9), backorder="wait")

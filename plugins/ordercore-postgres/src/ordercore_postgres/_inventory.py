@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from ordercore.errors import StoreClosed
-from ordercore.inventory._backend import LedgerRow, StockKey, StockRow
+from ordercore.inventory._backend import BUSY, Busy, LedgerRow, StockKey, StockRow
 from ordercore.storage.kit import Migration, OutboxEntry
 from ordercore_postgres._store import PostgresStore, write_outbox
 
@@ -263,6 +263,7 @@ class _Statements:
         quotas = f"{q}.stock_quotas"
         self.quota = f"SELECT quota, used FROM {quotas} WHERE sku = %s AND channel = %s"
         self.quota_lock = self.quota + " FOR UPDATE"
+        self.quota_skip = self.quota_lock + " SKIP LOCKED"
         self.drop_quota = f"DELETE FROM {quotas} WHERE sku = %s AND channel = %s"
         self.set_quota = (
             f"INSERT INTO {quotas} (sku, channel, quota, used) VALUES (%s, %s, %s, 0) "
@@ -486,8 +487,16 @@ class _PostgresTxn:
 
     # -- channel quotas ---------------------------------------------------------------
 
-    def get_quota(self, sku: str, channel: str, *, lock: bool = False) -> tuple[int, int] | None:
-        row = self._one(self._sql.quota_lock if lock else self._sql.quota, (sku, channel))
+    def get_quota(
+        self, sku: str, channel: str, *, lock: bool = False, skip_locked: bool = False
+    ) -> tuple[int, int] | Busy | None:
+        if lock and skip_locked:
+            row = self._one(self._sql.quota_skip, (sku, channel))
+            if row is None:
+                # Nothing came back: the row is missing, or another transaction holds it.
+                return BUSY if self._one(self._sql.quota, (sku, channel)) is not None else None
+        else:
+            row = self._one(self._sql.quota_lock if lock else self._sql.quota, (sku, channel))
         return None if row is None else (int(row[0]), int(row[1]))
 
     def set_quota(self, sku: str, channel: str, quota: int | None) -> None:
