@@ -41,6 +41,8 @@ from ordercore.inventory._allocation import (
     serves,
 )
 from ordercore.inventory._backend import (
+    BUSY,
+    Busy,
     InventoryBackend,
     InventoryTxn,
     LedgerRow,
@@ -95,7 +97,9 @@ __all__ = [
     "AllocationStrategy",
     "Assignment",
     "BELOW_SAFETY",
+    "BUSY",
     "BackorderPolicy",
+    "Busy",
     "CrossingState",
     "CrossingStore",
     "Demand",
