@@ -88,9 +88,9 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def battery(session: nox.Session) -> None:
     """The long reliability runs: kill -9 crash trials (200 on SQLite, 50 on PostgreSQL), the
-    inventory's hot-SKU race (8 processes x 2,500 operations) and ledger crash trials (200 on
-    SQLite, 50 on PostgreSQL), then PostgreSQL restarted under open stores (needs
-    ORDERCORE_TEST_POSTGRES_URL)."""
+    inventory's hot-SKU race (8 processes x 2,500 operations, on SQLite and PostgreSQL) and
+    ledger crash trials (200 on SQLite, 50 on PostgreSQL), then PostgreSQL restarted under open
+    stores (needs ORDERCORE_TEST_POSTGRES_URL)."""
     install_everything(session)
     session.run(
         "pytest", "tests/storage", "-q", *session.posargs, env={"ORDERCORE_CRASH_TRIALS": "200"}
@@ -115,6 +115,16 @@ def battery(session: nox.Session) -> None:
         "-q",
         *session.posargs,
         env={"ORDERCORE_CRASH_TRIALS": "50"},
+    )
+    session.run(
+        "pytest",
+        "plugins/ordercore-postgres/tests/test_postgres_inventory.py",
+        "-k",
+        "r1_processes",
+        "-q",
+        "-s",
+        *session.posargs,
+        env={"ORDERCORE_R1_PROCESSES": "8", "ORDERCORE_R1_OPS": "2500"},
     )
     session.run(
         "pytest",
