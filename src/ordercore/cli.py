@@ -436,23 +436,9 @@ def _all_levels(
     inventory: Inventory, sku: str | None = None, location: str | None = None
 ) -> list[StockLevel]:
     """Every stock level (of ``sku``, at ``location``), by SKU then location."""
-    from ordercore.inventory import StockLevel
-
     if sku is not None:
         return inventory.stock(sku, location)
-    with inventory.backend.reading() as txn:
-        rows = txn.stock_rows(None, location)
-    return [
-        StockLevel(
-            sku=key[0],
-            location=key[1],
-            on_hand=row.on_hand,
-            reserved=row.reserved,
-            in_transfer=row.in_transfer,
-            damaged=row.damaged,
-        )
-        for key, row in sorted(rows.items())
-    ]
+    return inventory.stock_levels(location=location)
 
 
 def _open_reservations(

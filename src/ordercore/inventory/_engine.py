@@ -828,6 +828,14 @@ class Inventory:
             rows = txn.stock_rows(sku, location)
         return [_level(s, loc, row) for (s, loc), row in sorted(rows.items())]
 
+    def stock_levels(self, *, location: str | None = None) -> list[StockLevel]:
+        """Every SKU's counters (at ``location``, or everywhere), by SKU then location."""
+        if location is not None:
+            _text_arg("location", location)
+        with self.backend.reading() as txn:
+            rows = txn.stock_rows(None, location)
+        return [_level(s, loc, row) for (s, loc), row in sorted(rows.items())]
+
     def available(
         self, sku: str, *, location: str | None = None, channel: str | None = None
     ) -> int:

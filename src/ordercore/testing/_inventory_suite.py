@@ -246,6 +246,23 @@ class InventoryConformance:
 
     # -- locations, receipts, reads --------------------------------------------------------
 
+    def test_stock_levels_lists_every_sku_by_sku_then_location(self, stocked: Inventory) -> None:
+        stocked.reserve(_request("o1", _line("MUG", 3, location="WH1")))
+        assert [
+            (lv.sku, lv.location, lv.reserved, lv.available) for lv in stocked.stock_levels()
+        ] == [
+            ("MUG", "WH1", 3, 7),
+            ("MUG", "WH2", 0, 4),
+            ("TEA", "WH1", 0, 5),
+        ]
+        assert [(lv.sku, lv.location) for lv in stocked.stock_levels(location="WH1")] == [
+            ("MUG", "WH1"),
+            ("TEA", "WH1"),
+        ]
+        assert stocked.stock_levels(location="SHOP") == []
+        with pytest.raises(ConfigurationError, match="location"):
+            stocked.stock_levels(location="")
+
     def test_locations_are_listed_by_priority(self, stocked: Inventory) -> None:
         assert [loc.id for loc in stocked.locations()] == ["WH1", "WH2", "SHOP"]
         assert stocked.locations()[2].kind is LocationKind.STORE
