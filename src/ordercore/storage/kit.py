@@ -232,15 +232,15 @@ class Change:
         cls, order: Order, topic: str, events: list[dict[str, Any]], expected_version: int = 0
     ) -> Change:
         """A change whose outbox payload carries ``events`` (JSON objects, at least one)."""
-        payload = {
-            "order_id": order.id,
-            "version": order.version,
-            "channel": order.channel,
-            "channel_order_id": order.channel_order_id,
-            "status": order.status.value,
-            "events": events,
-        }
-        return cls(order, topic, dumps(payload), str(events[0]["event_id"]), expected_version)
+        payload = _events_payload(
+            order.id,
+            order.version,
+            order.channel,
+            order.channel_order_id,
+            order.status.value,
+            events,
+        )
+        return cls(order, topic, payload, str(events[0]["event_id"]), expected_version)
 
     @property
     def stream(self) -> str:
@@ -320,15 +320,29 @@ def events_message(
     if not events:
         raise ConfigurationError("recording events needs at least one event")
     stamped = _stamp(events, order_id, version)
-    payload = {
-        "order_id": order_id,
-        "version": version,
-        "channel": channel,
-        "channel_order_id": channel_order_id,
-        "status": status,
-        "events": stamped,
-    }
-    return str(stamped[0]["event_id"]), dumps(payload)
+    payload = _events_payload(order_id, version, channel, channel_order_id, status, stamped)
+    return str(stamped[0]["event_id"]), payload
+
+
+def _events_payload(
+    order_id: str,
+    version: int,
+    channel: str,
+    channel_order_id: str,
+    status: str,
+    events: list[dict[str, Any]],
+) -> str:
+    """The JSON text of an order's outbox message: its key, version, status and events."""
+    return dumps(
+        {
+            "order_id": order_id,
+            "version": version,
+            "channel": channel,
+            "channel_order_id": channel_order_id,
+            "status": status,
+            "events": events,
+        }
+    )
 
 
 # -- outbox entries of other aggregates --------------------------------------------------------
