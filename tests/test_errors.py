@@ -40,6 +40,12 @@ from ordercore.errors import (
     PluginNotFound,
     ReservationNotFound,
     ReservationStateError,
+    RuleConflict,
+    RuleError,
+    RuleEvaluationError,
+    RuleLimitExceeded,
+    RuleLoadError,
+    RuleVersionNotFound,
     SchemaError,
     SchemaVersionError,
     StoreClosed,
@@ -57,6 +63,27 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 
 #: One example instance per error class, built the way ordercore builds them.
 SAMPLES: dict[type[OrderCoreError], Callable[[], OrderCoreError]] = {
+    RuleError: lambda: RuleError("rule set failed"),
+    RuleLoadError: lambda: RuleLoadError(
+        "gifts.yaml:4:12: rule 'gift': expected an operator",
+        source="gifts.yaml",
+        rule="gift",
+        line=4,
+        column=12,
+        expected="an operator",
+    ),
+    RuleLimitExceeded: lambda: RuleLimitExceeded(
+        "expression nests deeper than 24", limit="depth", source="x.yaml", rule="deep"
+    ),
+    RuleEvaluationError: lambda: RuleEvaluationError(
+        "work budget of 100000 items exceeded", ruleset="fulfilment", rule="many"
+    ),
+    RuleConflict: lambda: RuleConflict(
+        "rules 'a' and 'b' both set the route", slot="route", rules=("a", "b")
+    ),
+    RuleVersionNotFound: lambda: RuleVersionNotFound(
+        "rule set 'fulfilment' has no version 9", ruleset="fulfilment", version=9
+    ),
     OrderCoreError: lambda: OrderCoreError("something failed"),
     ConfigurationError: lambda: ConfigurationError("unknown time zone 'Beijing'"),
     StoreURLError: lambda: StoreURLError("no scheme in 'orders.db'", url="orders.db"),

@@ -29,6 +29,12 @@ already catches those keeps working.
     ├── InvalidTransition ............................. lifecycle-invalid-transition
     │   └── GuardFailed ............................... lifecycle-guard-failed
     ├── NotifyError ................................... notify-failed
+    ├── RuleError ..................................... rule-failed
+    │   ├── RuleLoadError (ValueError) ................ rule-invalid
+    │   │   └── RuleLimitExceeded ..................... rule-limit
+    │   ├── RuleEvaluationError ....................... rule-evaluation
+    │   ├── RuleConflict .............................. rule-conflict
+    │   └── RuleVersionNotFound (LookupError) ......... rule-version-not-found
     ├── InventoryError ................................ inventory-failed
     │   ├── InsufficientStock ......................... inventory-insufficient
     │   ├── ReservationNotFound (LookupError) ......... inventory-reservation-not-found
@@ -87,6 +93,12 @@ __all__ = [
     "PluginNotFound",
     "ReservationNotFound",
     "ReservationStateError",
+    "RuleConflict",
+    "RuleError",
+    "RuleEvaluationError",
+    "RuleLimitExceeded",
+    "RuleLoadError",
+    "RuleVersionNotFound",
     "SchemaError",
     "SchemaVersionError",
     "StoreClosed",
@@ -544,6 +556,115 @@ class NotifyError(OrderCoreError):
     def __init__(self, message: str, *, notifier: str, status: str | None = None) -> None:
         self.notifier = notifier
         self.status = status
+        super().__init__(message)
+
+
+# -- rules ---------------------------------------------------------------------------
+
+
+class RuleError(OrderCoreError):
+    """Something went wrong loading or evaluating a rule set (``ordercore.rules``)."""
+
+    code = "rule-failed"
+
+
+class RuleLoadError(RuleError, ValueError):
+    """A rule set (YAML, JSON or dict) is not valid; nothing of it was loaded.
+
+    The message lists every problem found, each with its place. The attributes
+    describe the first one.
+
+    Attributes:
+        source: The file (or ``"<dict>"``, ``"<text>"``) the rule set came from.
+        rule: The name of the rule with the problem, when it is inside a rule.
+        line: The 1-based line in the file, when known.
+        column: The 1-based column in the file, when known.
+        expected: What would have been valid there, when it can be said.
+        problems: Every problem found, as one-line texts with their places.
+    """
+
+    code = "rule-invalid"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str = "<dict>",
+        rule: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        expected: str | None = None,
+        problems: Sequence[str] = (),
+    ) -> None:
+        self.source = source
+        self.rule = rule
+        self.line = line
+        self.column = column
+        self.expected = expected
+        self.problems = tuple(problems) or (message,)
+        super().__init__(message)
+
+
+class RuleLimitExceeded(RuleLoadError):
+    """A rule expression is bigger, deeper or costlier than the language allows.
+
+    Attributes:
+        limit: Which cap was exceeded (``depth``, ``nodes``, ``text``, ``string``,
+            ``number``, ``list``, ``regex``, ``nesting``, ``rules``, ``actions``).
+    """
+
+    code = "rule-limit"
+
+    def __init__(self, message: str, *, limit: str, **place: Any) -> None:
+        self.limit = limit
+        super().__init__(message, **place)
+
+
+class RuleEvaluationError(RuleError):
+    """A rule could not be evaluated (its work budget ran out, or a context lookup failed).
+
+    Attributes:
+        ruleset: The rule set's name.
+        rule: The rule being evaluated.
+    """
+
+    code = "rule-evaluation"
+
+    def __init__(self, message: str, *, ruleset: str, rule: str) -> None:
+        self.ruleset = ruleset
+        self.rule = rule
+        super().__init__(message)
+
+
+class RuleConflict(RuleError):
+    """Two matched rules set the same exclusive slot and the rule set says ``conflicts: error``.
+
+    Attributes:
+        slot: The slot both set (``shipping``, ``route``, ``production_line``, ``carrier``).
+        rules: The two rules, higher priority first.
+    """
+
+    code = "rule-conflict"
+
+    def __init__(self, message: str, *, slot: str, rules: tuple[str, str]) -> None:
+        self.slot = slot
+        self.rules = rules
+        super().__init__(message)
+
+
+class RuleVersionNotFound(RuleError, LookupError):
+    """A rule book has no such version of the rule set (activate, roll back).
+
+    Attributes:
+        ruleset: The rule set's name.
+        version: The version asked for (``None`` when there is nothing to roll back to).
+    """
+
+    code = "rule-version-not-found"
+
+    def __init__(self, message: str, *, ruleset: str, version: int | None) -> None:
+        self.ruleset = ruleset
+        self.version = version
         super().__init__(message)
 
 
