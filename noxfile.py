@@ -79,7 +79,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (``nox -s bench -- --full`` for the long versions)."""
-    install_everything(session)
+    install_everything(session, "-e", ".[bench]")
     quick = [] if "--full" in session.posargs else ["--quick"]
     for script in sorted((ROOT / "benchmarks").glob("[a-z]*.py")):
         session.run("python", str(script), *quick)

@@ -1,0 +1,37 @@
+"""Rules that operations staff edit: conditions over the order and its context, and actions.
+
+A rule set is a YAML or JSON file of rules (``when:`` a condition in ordercore's own
+small language, ``then:`` typed actions). It is validated when it loads, with errors
+that name the file, rule, line and column, compiled once and evaluated many times.
+Evaluating returns a :class:`Decision` and never changes the order;
+:func:`apply_decision` is the separate, pure step that returns the changed order.
+"""
+
+from __future__ import annotations
+
+from ordercore.rules._action_base import ACTIONS, Action, action_names
+from ordercore.rules._context import CarrierStats, HistoryCounters, RuleContext, StockLevels
+from ordercore.rules._decision import (
+    ConditionTrace,
+    Decision,
+    Override,
+    PlannedAction,
+    RuleOutcome,
+    RuleTrace,
+)
+
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "CarrierStats",
+    "ConditionTrace",
+    "Decision",
+    "HistoryCounters",
+    "Override",
+    "PlannedAction",
+    "RuleContext",
+    "RuleOutcome",
+    "RuleTrace",
+    "StockLevels",
+    "action_names",
+]
