@@ -19,19 +19,26 @@ from ordercore.rules._decision import (
     RuleOutcome,
     RuleTrace,
 )
+from ordercore.rules._ruleset import Rule, RuleSet, load_rules
+from ordercore.rules._syntax import LIMITS, Limits
 
 __all__ = [
     "ACTIONS",
+    "LIMITS",
     "Action",
     "CarrierStats",
     "ConditionTrace",
     "Decision",
     "HistoryCounters",
+    "Limits",
     "Override",
     "PlannedAction",
     "RuleContext",
+    "Rule",
     "RuleOutcome",
+    "RuleSet",
     "RuleTrace",
     "StockLevels",
     "action_names",
+    "load_rules",
 ]

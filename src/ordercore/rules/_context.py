@@ -77,9 +77,7 @@ class _DictStock:
         if found is not None:
             return int(found)
         per_location = [
-            units
-            for key, units in self._levels.items()
-            if isinstance(key, tuple) and key[0] == sku
+            units for key, units in self._levels.items() if isinstance(key, tuple) and key[0] == sku
         ]
         return sum(per_location) if per_location else None
 
@@ -128,9 +126,7 @@ def _history_of(value: object) -> HistoryCounters | None:
         return value
     if isinstance(value, Mapping):
         return _DictHistory(value)
-    raise TypeError(
-        f"history must be a HistoryCounters or a mapping, not {type(value).__name__}"
-    )
+    raise TypeError(f"history must be a HistoryCounters or a mapping, not {type(value).__name__}")
 
 
 def _carriers_of(value: object) -> CarrierStats | None:
