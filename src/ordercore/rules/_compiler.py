@@ -640,15 +640,17 @@ class ExprCompiler:
                     for item in node.right.items:
                         if isinstance(item, Literal):
                             self.check_enum_value(lt, item)
-                elif "any" not in (lt.kind, elem.kind, "null") and elem.kind != "null":
-                    if not (lt.kind == elem.kind or (lt.is_numeric and elem.is_numeric)) and not (
-                        lt.kind in ("text", "enum") and elem.kind in ("text", "enum")
-                    ):
-                        raise _Problem(
-                            f"cannot look for {lt.describe()} in {rt.describe()}",
-                            where,
-                            expected=f"a list of {lt.describe_bare()}",
-                        )
+                elif (
+                    "any" not in (lt.kind, elem.kind, "null")
+                    and elem.kind != "null"
+                    and not (lt.kind == elem.kind or (lt.is_numeric and elem.is_numeric))
+                    and not (lt.kind in ("text", "enum") and elem.kind in ("text", "enum"))
+                ):
+                    raise _Problem(
+                        f"cannot look for {lt.describe()} in {rt.describe()}",
+                        where,
+                        expected=f"a list of {lt.describe_bare()}",
+                    )
             elif rt.kind in ("text", "any"):
                 if lt.kind not in ("text", "any"):
                     raise _Problem(

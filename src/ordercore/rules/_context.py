@@ -72,7 +72,7 @@ class _DictStock:
 
     def available(self, sku: str, location: str | None = None) -> int | None:
         if location is not None:
-            return self._levels.get((sku, location))  # type: ignore[call-overload,no-any-return]
+            return self._levels.get((sku, location))  # type: ignore[call-overload]
         found = self._levels.get(sku)  # type: ignore[call-overload]
         if found is not None:
             return int(found)

@@ -147,7 +147,7 @@ def _type_of(annotation: Any) -> tuple[T, str] | None:
             return None
         found = (T("list", elem=inner[0]), "attr")
     elif origin is dict:
-        key, value = get_args(bare)
+        _key, value = get_args(bare)
         value_bare, _ = _unwrap(value)
         is_attributes = get_origin(value_bare) in (Union, types.UnionType)
         found = (T("map", attributes=is_attributes), "attr")
