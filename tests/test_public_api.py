@@ -40,9 +40,10 @@ PUBLIC: dict[str, list[str]] = {
         "InventoryError", "LifecycleSpecError", "LineNotFound", "MigrationError", "MoneyError",
         "NotifyError", "OrderCoreError", "OrderNotFound", "PersonalDataError", "PluginError",
         "PluginLoadError", "PluginNotFound", "ReservationNotFound", "ReservationStateError",
-        "SchemaError", "SchemaVersionError", "StoreClosed", "StoreError", "StoreReadOnly",
-        "StoreURLError", "TimeParseError", "TransferError", "UnknownLocation", "VersionConflict",
-        "all_error_classes",
+        "RuleConflict", "RuleError", "RuleEvaluationError", "RuleLimitExceeded", "RuleLoadError",
+        "RuleVersionNotFound", "SchemaError", "SchemaVersionError", "StoreClosed", "StoreError",
+        "StoreReadOnly", "StoreURLError", "TimeParseError", "TransferError", "UnknownLocation",
+        "VersionConflict", "all_error_classes",
     ],
     "ordercore.ids": ["id_time_ms", "is_valid_id", "new_id"],
     "ordercore.inventory": [
@@ -96,6 +97,12 @@ PUBLIC: dict[str, list[str]] = {
         "reset",
     ],
     "ordercore.progress": ["Progress"],
+    "ordercore.rules": [
+        "ACTIONS", "Action", "CarrierStats", "ConditionTrace", "Decision", "HistoryCounters",
+        "LIMITS", "Limits", "Override", "PlannedAction", "Route", "Rule", "RuleContext",
+        "RuleOutcome", "RuleSet", "RuleTrace", "StockLevels", "Tag", "action_names",
+        "apply_decision", "load_rules",
+    ],
     "ordercore.schema": [
         "ATTRIBUTE_NAME", "Actor", "ActorKind", "Address", "AfterSaleKind", "AfterSaleRef",
         "AnomalyCode", "B2BInfo", "BoolAttribute", "Buyer", "CanonicalModel", "ChannelStatus",

@@ -10,6 +10,7 @@ Evaluating returns a :class:`Decision` and never changes the order;
 from __future__ import annotations
 
 from ordercore.rules._action_base import ACTIONS, Action, action_names
+from ordercore.rules._actions import Route, Tag, apply_decision
 from ordercore.rules._context import CarrierStats, HistoryCounters, RuleContext, StockLevels
 from ordercore.rules._decision import (
     ConditionTrace,
@@ -24,21 +25,24 @@ from ordercore.rules._syntax import LIMITS, Limits
 
 __all__ = [
     "ACTIONS",
-    "LIMITS",
     "Action",
     "CarrierStats",
     "ConditionTrace",
     "Decision",
     "HistoryCounters",
+    "LIMITS",
     "Limits",
     "Override",
     "PlannedAction",
-    "RuleContext",
+    "Route",
     "Rule",
+    "RuleContext",
     "RuleOutcome",
     "RuleSet",
     "RuleTrace",
     "StockLevels",
+    "Tag",
     "action_names",
+    "apply_decision",
     "load_rules",
 ]
