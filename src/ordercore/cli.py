@@ -922,6 +922,9 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_lifecycle(command)
     _add_inventory(command)
+    from ordercore.rules._cli import add_rules_command
+
+    add_rules_command(command)
 
     clash_note = (
         f"Exits with status {_EXIT_CLASH} (after printing the report) when the unrelated PyPI "
