@@ -133,10 +133,6 @@ def _plain(value: Any) -> Any:
     return value.amount if isinstance(value, Money) else value
 
 
-def _amount(value: Any) -> Any:
-    return value.amount if isinstance(value, Money) else value
-
-
 def _eq(a: Any, b: Any) -> bool:
     if isinstance(a, Money) and not isinstance(b, Money) and b is not None:
         return bool(a.amount == b)
@@ -238,14 +234,6 @@ def _sum_numbers(values: Iterable[Any]) -> Any:
     return total
 
 
-def _sum_money(values: Iterable[Any], order: Order) -> Money:
-    total = Money.zero(order.amounts.currency)
-    for value in values:
-        if value is not None:
-            total = total + value
-    return total
-
-
 def _least(values: Iterable[Any]) -> Any:
     found = [value for value in values if value is not None]
     return min(found) if found else None
@@ -275,7 +263,6 @@ RUNTIME: Final[dict[str, Any]] = {
     "_div": _div,
     "_neg": _neg,
     "_eq": _eq,
-    "_amount": _amount,
     "_lt": _lt,
     "_le": _le,
     "_gt": _gt,
@@ -290,7 +277,6 @@ RUNTIME: Final[dict[str, Any]] = {
     "_abs": _abs,
     "_attribute": _attribute,
     "_sum_numbers": _sum_numbers,
-    "_sum_money": _sum_money,
     "_least": _least,
     "_most": _most,
     "_matches": _matches,

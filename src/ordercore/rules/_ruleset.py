@@ -957,8 +957,19 @@ def load_rules(path: str | Path, *, limits: Limits = LIMITS) -> RuleSet:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RuleLoadError(
+            f"{path}: cannot read the rule set: {error}", source=str(path)
+        ) from None
+    return rules_from_bytes(path, data, limits)
+
+
+def rules_from_bytes(path: Path, data: bytes, limits: Limits = LIMITS) -> RuleSet:
+    """Load a rule set from a file's bytes (``.json`` files are checked as strict JSON)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
         raise RuleLoadError(
             f"{path}: cannot read the rule set: {error}", source=str(path)
         ) from None

@@ -31,7 +31,7 @@ from ordercore.errors import ConfigurationError, RuleError, RuleLoadError, RuleV
 from ordercore.pii import redact
 from ordercore.rules._context import RuleContext
 from ordercore.rules._decision import Decision
-from ordercore.rules._ruleset import RuleSet
+from ordercore.rules._ruleset import RuleSet, rules_from_bytes
 from ordercore.rules._syntax import LIMITS, Limits
 from ordercore.schema import Order
 from ordercore.storage import OrderQuery, OrderStore
@@ -629,24 +629,7 @@ class RuleBook:
 
 def _parse_file(path: Path, data: bytes, limits: Limits) -> RuleSet:
     """Load a rule set from a file's bytes, as :func:`~ordercore.rules.load_rules` would."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise RuleLoadError(
-            f"{path}: cannot read the rule set: {error}", source=str(path)
-        ) from None
-    if path.suffix == ".json":
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as error:
-            raise RuleLoadError(
-                f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}",
-                source=str(path),
-                line=error.lineno,
-                column=error.colno,
-                expected="a JSON object",
-            ) from None
-    return RuleSet.from_text(text, source=str(path), limits=limits)
+    return rules_from_bytes(path, data, limits)
 
 
 # -- dry runs ---------------------------------------------------------------------------
