@@ -495,6 +495,9 @@ class RuleSet:
         overridden: list[Override] = []
         slots: dict[str, PlannedAction] = {}
         seen: set[tuple[str, Any]] = set()
+        if context.now is None and any(item.resolves for item in winners):
+            # Actions settled against the context see the same time as the conditions.
+            context = attrs.evolve(context, now=frame.now)
         for item in winners:
             rule = item.rule
             for action in rule.actions:
