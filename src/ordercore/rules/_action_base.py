@@ -33,6 +33,8 @@ class Action(BaseModel):
     name: ClassVar[str] = ""
     slot: ClassVar[str | None] = None
     shortcut: ClassVar[str | None] = None
+    #: Fields :meth:`resolve` fills in; a rule file may not set them.
+    settled: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -55,9 +57,15 @@ class Action(BaseModel):
         """One line for traces and reports: ``add_gift sku=PIL-001 quantity=1``."""
         params = " ".join(
             f"{key}={value}"
-            for key, value in self.model_dump(mode="json", exclude_defaults=True).items()
+            for key, value in self.model_dump(
+                mode="json", exclude_defaults=True, exclude=set(self.settled)
+            ).items()
         )
         return f"{self.name} {params}".rstrip()
+
+    def parameters(self) -> dict[str, Any]:
+        """The parameters as a rule file would write them (settled fields left out)."""
+        return self.model_dump(mode="json", exclude_defaults=True, exclude=set(self.settled))
 
 
 def action_names() -> list[str]:
