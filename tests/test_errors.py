@@ -45,6 +45,7 @@ from ordercore.errors import (
     RuleEvaluationError,
     RuleLimitExceeded,
     RuleLoadError,
+    RuleVersionConflict,
     RuleVersionNotFound,
     SchemaError,
     SchemaVersionError,
@@ -80,6 +81,12 @@ SAMPLES: dict[type[OrderCoreError], Callable[[], OrderCoreError]] = {
     ),
     RuleConflict: lambda: RuleConflict(
         "rules 'a' and 'b' both set the route", slot="route", rules=("a", "b")
+    ),
+    RuleVersionConflict: lambda: RuleVersionConflict(
+        "rule set 'fulfilment' already has version 3 with other rules",
+        ruleset="fulfilment",
+        version=3,
+        source="rules.yaml",
     ),
     RuleVersionNotFound: lambda: RuleVersionNotFound(
         "rule set 'fulfilment' has no version 9", ruleset="fulfilment", version=9

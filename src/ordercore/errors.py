@@ -31,7 +31,8 @@ already catches those keeps working.
     ├── NotifyError ................................... notify-failed
     ├── RuleError ..................................... rule-failed
     │   ├── RuleLoadError (ValueError) ................ rule-invalid
-    │   │   └── RuleLimitExceeded ..................... rule-limit
+    │   │   ├── RuleLimitExceeded ..................... rule-limit
+    │   │   └── RuleVersionConflict ................... rule-version-conflict
     │   ├── RuleEvaluationError ....................... rule-evaluation
     │   ├── RuleConflict .............................. rule-conflict
     │   └── RuleVersionNotFound (LookupError) ......... rule-version-not-found
@@ -98,6 +99,7 @@ __all__ = [
     "RuleEvaluationError",
     "RuleLimitExceeded",
     "RuleLoadError",
+    "RuleVersionConflict",
     "RuleVersionNotFound",
     "SchemaError",
     "SchemaVersionError",
@@ -618,6 +620,23 @@ class RuleLimitExceeded(RuleLoadError):
     def __init__(self, message: str, *, limit: str, **place: Any) -> None:
         self.limit = limit
         super().__init__(message, **place)
+
+
+class RuleVersionConflict(RuleLoadError):
+    """A rule set cannot join a rule book: another rule set's name, or a version number the
+    book already holds with different rules.
+
+    Attributes:
+        ruleset: The name of the rule set offered.
+        version: Its version.
+    """
+
+    code = "rule-version-conflict"
+
+    def __init__(self, message: str, *, ruleset: str, version: int, source: str = "<dict>") -> None:
+        self.ruleset = ruleset
+        self.version = version
+        super().__init__(message, source=source, expected="a new version number")
 
 
 class RuleEvaluationError(RuleError):

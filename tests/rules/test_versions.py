@@ -13,13 +13,18 @@ from typing import Any
 
 import pytest
 
-from ordercore.errors import ConfigurationError, RuleLoadError, RuleVersionNotFound
-from ordercore.rules import RuleContext, RuleSet
-from ordercore.rules._versions import (
+from ordercore.errors import (
+    ConfigurationError,
+    RuleLoadError,
+    RuleVersionConflict,
+    RuleVersionNotFound,
+)
+from ordercore.rules import (
     ReloadResult,
     ReloadStatus,
     RuleBook,
-    RuleVersionConflict,
+    RuleContext,
+    RuleSet,
     dry_run,
     ruleset_digest,
 )

@@ -10,7 +10,22 @@ Evaluating returns a :class:`Decision` and never changes the order;
 from __future__ import annotations
 
 from ordercore.rules._action_base import ACTIONS, Action, action_names
-from ordercore.rules._actions import Route, Tag, apply_decision
+from ordercore.rules._actions import (
+    AddGift,
+    Backorder,
+    ChooseCarrier,
+    FreeShipping,
+    Freeze,
+    Hold,
+    Notify,
+    ProductionLine,
+    Route,
+    SetCarrier,
+    ShippingFee,
+    Split,
+    Tag,
+    apply_decision,
+)
 from ordercore.rules._context import CarrierStats, HistoryCounters, RuleContext, StockLevels
 from ordercore.rules._decision import (
     ConditionTrace,
@@ -22,27 +37,62 @@ from ordercore.rules._decision import (
 )
 from ordercore.rules._ruleset import Rule, RuleSet, load_rules
 from ordercore.rules._syntax import LIMITS, Limits
+from ordercore.rules._versions import (
+    ActionDelta,
+    Activation,
+    DryRunReport,
+    OrderChange,
+    ReloadResult,
+    ReloadStatus,
+    RuleBook,
+    RuleDelta,
+    RuleSetRef,
+    dry_run,
+    ruleset_digest,
+)
 
 __all__ = [
     "ACTIONS",
     "Action",
+    "ActionDelta",
+    "Activation",
+    "AddGift",
+    "Backorder",
     "CarrierStats",
+    "ChooseCarrier",
     "ConditionTrace",
     "Decision",
+    "DryRunReport",
+    "FreeShipping",
+    "Freeze",
     "HistoryCounters",
+    "Hold",
     "LIMITS",
     "Limits",
+    "Notify",
+    "OrderChange",
     "Override",
     "PlannedAction",
+    "ProductionLine",
+    "ReloadResult",
+    "ReloadStatus",
     "Route",
     "Rule",
+    "RuleBook",
     "RuleContext",
+    "RuleDelta",
     "RuleOutcome",
     "RuleSet",
+    "RuleSetRef",
     "RuleTrace",
+    "SetCarrier",
+    "ShippingFee",
+    "Split",
     "StockLevels",
     "Tag",
     "action_names",
     "apply_decision",
+    "dry_run",
     "load_rules",
+    "ruleset_digest",
 ]

@@ -27,7 +27,13 @@ from typing import Any, Final
 
 import attrs
 
-from ordercore.errors import ConfigurationError, RuleError, RuleLoadError, RuleVersionNotFound
+from ordercore.errors import (
+    ConfigurationError,
+    RuleError,
+    RuleLoadError,
+    RuleVersionConflict,
+    RuleVersionNotFound,
+)
 from ordercore.pii import redact
 from ordercore.rules._context import RuleContext
 from ordercore.rules._decision import Decision
@@ -47,7 +53,6 @@ __all__ = [
     "RuleBook",
     "RuleDelta",
     "RuleSetRef",
-    "RuleVersionConflict",
     "dry_run",
     "ruleset_digest",
 ]
@@ -60,23 +65,6 @@ _FRESH_NS: Final = 2_000_000_000
 #: How long an echoed text (an action, an error message) may be in a report.
 _ECHO_LIMIT: Final = 200
 _URL_PASSWORD: Final = re.compile(r"(?<=://)([^/@:]*):[^/@]*@")
-
-
-class RuleVersionConflict(RuleLoadError):
-    """A rule set cannot join a rule book: another rule set's name, or a version number the
-    book already holds with different rules.
-
-    Attributes:
-        ruleset: The name of the rule set offered.
-        version: Its version.
-    """
-
-    code = "rule-version-conflict"
-
-    def __init__(self, message: str, *, ruleset: str, version: int, source: str = "<dict>") -> None:
-        self.ruleset = ruleset
-        self.version = version
-        super().__init__(message, source=source, expected="a new version number")
 
 
 def ruleset_digest(ruleset: RuleSet) -> str:
