@@ -195,16 +195,56 @@ DURATION_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _TOKEN: Final = re.compile(
     r"""
       (?P<space>\s+)
-    | (?P<number>\d+(?:\.\d+)?)(?P<unit>[smhd](?![A-Za-z0-9_]))?
+    | (?P<number>[0-9]+(?:\.[0-9]+)?)(?P<unit>[smhd](?![A-Za-z0-9_]))?
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-    | (?P<op>\*\*|==|!=|<=|>=|&&|\|\||[<>+\-*/%()\[\],.:=!&|])
+    | (?P<op>\*\*|:=|==|!=|<=|>=|&&|\|\||[<>+\-*/%()\[\],.:=!&|])
     """,
     re.VERBOSE,
 )
+# Control characters other than tab may not stand in a string literal as they are (YAML's
+# and JSON's own escapes can put them there); the language's escapes are \n and \t.
+# Nor may the bidirectional controls that make text read differently than it runs.
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Python words a condition may not use, and what to say about them.
+_PYTHON_WORDS: Final = {
+    "lambda": "lambdas are not part of the rule language",
+    "for": "comprehensions are not part of the rule language; write any(x in list, ...)",
+    "if": "conditional expressions are not part of the rule language",
+    "else": "conditional expressions are not part of the rule language",
+    "elif": "conditional expressions are not part of the rule language",
+    "is": "write '==' or '!='",
+    "import": "imports are not part of the rule language",
+    "from": "imports are not part of the rule language",
+    "yield": "'yield' is not part of the rule language",
+    "await": "'await' is not part of the rule language",
+    "async": "'async' is not part of the rule language",
+    "def": "definitions are not part of the rule language",
+    "class": "definitions are not part of the rule language",
+    "return": "a condition is one expression; 'return' is not part of the rule language",
+    "del": "statements are not part of the rule language",
+    "global": "statements are not part of the rule language",
+    "nonlocal": "statements are not part of the rule language",
+    "assert": "statements are not part of the rule language",
+    "raise": "statements are not part of the rule language",
+    "with": "statements are not part of the rule language",
+    "while": "statements are not part of the rule language",
+    "try": "statements are not part of the rule language",
+    "except": "statements are not part of the rule language",
+    "finally": "statements are not part of the rule language",
+    "pass": "statements are not part of the rule language",
+    "break": "statements are not part of the rule language",
+    "continue": "statements are not part of the rule language",
+    "as": "'as' is not part of the rule language",
+    "None": "write 'null'",
+    "True": "write 'true'",
+    "False": "write 'false'",
+}
+_STRING_PREFIX: Final = re.compile(r"[bBfFrRuU]{1,2}")
 _ESCAPES: Final = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
 _SUGGEST: Final = {
     "**": "powers are not part of the rule language",
+    ":=": "assignments are not part of the rule language",
     "&&": "write 'and'",
     "||": "write 'or'",
     "!": "write 'not' or '!='",
@@ -243,7 +283,7 @@ def _tokens(text: str, limits: Limits) -> Iterator[_Token]:
             continue
         if kind in ("number", "unit"):
             digits = match.group("number")
-            if sum(ch.isdigit() for ch in digits) > limits.number:
+            if sum(ch != "." for ch in digits) > limits.number:
                 raise ExprSyntaxError(
                     f"number literal longer than {limits.number} digits",
                     start,
@@ -275,9 +315,24 @@ def _tokens(text: str, limits: Limits) -> Iterator[_Token]:
                     start,
                     limit="string",
                 )
+            control = _CONTROL.search(raw)
+            if control is not None:
+                raise ExprSyntaxError(
+                    f"control character U+{ord(control.group()):04X} in a string literal",
+                    start + control.start(),
+                    expected="printable text (write \\n or \\t for a newline or a tab)",
+                )
             yield _Token("string", raw, start, end, _unescape(raw, start))
         elif kind == "name":
-            yield _Token("name", match.group("name"), start, end)
+            word = match.group("name")
+            if end < size and text[end] in "\"'" and _STRING_PREFIX.fullmatch(word):
+                raise ExprSyntaxError(
+                    f"string prefixes such as {word}{text[end]}...{text[end]} are not part of "
+                    "the rule language",
+                    start,
+                    expected="a plain string in quotes",
+                )
+            yield _Token("name", word, start, end)
         else:
             op = match.group("op")
             if op in _SUGGEST:
@@ -350,6 +405,13 @@ class _Parser:
 
     def error(self, message: str, *, expected: str | None = None) -> ExprSyntaxError:
         token = self.tok
+        if token.kind == "name" and token.text in _PYTHON_WORDS:
+            # Python where a condition was expected: say so rather than what was expected.
+            return ExprSyntaxError(
+                f"unexpected {token.text!r}: {_PYTHON_WORDS[token.text]}",
+                token.start,
+                expected=expected,
+            )
         found = "the end of the expression" if token.kind == "end" else repr(token.text)
         return ExprSyntaxError(f"{message}, found {found}", token.start, expected=expected)
 
@@ -381,23 +443,40 @@ class _Parser:
 
     def or_expr(self) -> Node:
         self.enter()
-        left = self.and_expr()
+        operands = [self.and_expr()]
         while self.is_word("or"):
             self.advance()
-            right = self.and_expr()
-            left = self.node(Binary(left.start, right.end, "or", left, right))
+            operands.append(self.and_expr())
+        node = self.balanced("or", operands)
         self.depth -= 1
-        return left
+        return node
 
     def and_expr(self) -> Node:
         self.enter()
-        left = self.not_expr()
+        operands = [self.not_expr()]
         while self.is_word("and"):
             self.advance()
-            right = self.not_expr()
-            left = self.node(Binary(left.start, right.end, "and", left, right))
+            operands.append(self.not_expr())
+        node = self.balanced("and", operands)
         self.depth -= 1
-        return left
+        return node
+
+    def balanced(self, op: str, operands: list[Node]) -> Node:
+        """``a or b or c or d`` as ``(a or b) or (c or d)``: the same value, evaluated left to
+        right with the same short cuts, but a chain of n operands nests log2(n) deep, not n."""
+        if len(operands) == 1:
+            return operands[0]
+        height = (len(operands) - 1).bit_length()
+        if self.depth + height > self.limits.depth:
+            raise ExprSyntaxError(
+                f"expression nests deeper than {self.limits.depth} levels",
+                operands[0].start,
+                limit="depth",
+            )
+        middle = (len(operands) + 1) // 2
+        left = self.balanced(op, operands[:middle])
+        right = self.balanced(op, operands[middle:])
+        return self.node(Binary(left.start, right.end, op, left, right))
 
     def not_expr(self) -> Node:
         if self.is_word("not"):
@@ -436,24 +515,30 @@ class _Parser:
             )
         return self.node(Compare(left.start, right.end, op, left, right))
 
+    # ``a + b + c`` is ``(a + b) + c``: every operator of a chain nests the tree one level
+    # deeper, so each counts against the depth cap like a parenthesis would.
     def additive(self) -> Node:
+        entered = self.depth
         self.enter()
         left = self.term()
         while self.tok.kind == "op" and self.tok.text in ("+", "-"):
             op = self.advance().text
+            self.enter()
             right = self.term()
             left = self.node(Binary(left.start, right.end, op, left, right))
-        self.depth -= 1
+        self.depth = entered
         return left
 
     def term(self) -> Node:
+        entered = self.depth
         self.enter()
         left = self.unary()
         while self.tok.kind == "op" and self.tok.text in ("*", "/"):
             op = self.advance().text
+            self.enter()
             right = self.unary()
             left = self.node(Binary(left.start, right.end, op, left, right))
-        self.depth -= 1
+        self.depth = entered
         return left
 
     def unary(self) -> Node:
@@ -527,6 +612,8 @@ class _Parser:
                 return self.node(Literal(token.start, token.end, None))
             if word in KEYWORDS:
                 raise self.error(f"'{word}' needs an operand before it", expected="an operand")
+            if word in _PYTHON_WORDS:
+                raise self.error("expected an operand", expected="a value, a field or a function")
             if word.startswith("_"):
                 raise ExprSyntaxError(
                     f"names starting with '_' are not allowed ({word!r})",
@@ -565,7 +652,7 @@ class _Parser:
             following = self.tokens[self.index + 1]
             if following.kind == "name" and following.text == "in":
                 var = self.tok
-                if var.text in KEYWORDS or var.text.startswith("_"):
+                if var.text in KEYWORDS or var.text in _PYTHON_WORDS or var.text.startswith("_"):
                     raise self.error("expected a loop variable name", expected="a name")
                 self.advance()
                 self.advance()  # in
