@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ordercore.cli import _EXIT_ERROR, _EXIT_OK, _EXIT_USAGE, main
-from ordercore.rules import ACTIONS, RuleContext, load_rules
+from ordercore.cli import _EXIT_ERROR, _EXIT_OK, _EXIT_PROBLEMS, _EXIT_USAGE, main
+from ordercore.rules import ACTIONS, PACKS, RuleContext, load_rules, pack_text
 from ordercore.rules._cli import (
     EXIT_CHANGED,
     EXIT_INVALID,
@@ -118,7 +118,7 @@ class TestCheck:
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """Every problem is a line with file:line:column; the status says the file is invalid."""
-        assert main(["rules", "check", str(BROKEN)]) == EXIT_INVALID == _EXIT_USAGE == 2
+        assert main(["rules", "check", str(BROKEN)]) == EXIT_INVALID == _EXIT_PROBLEMS == 4
         captured = capsys.readouterr()
         assert captured.out.splitlines() == [
             f"{BROKEN}:5:25: rule 'typo': unknown field 'payd' of OrderAmounts; expected one "
@@ -236,7 +236,7 @@ class TestDryRun:
         now = "2026-12-01T00:00:00+00:00"
         args = ["rules", "dry-run", "--store", _url(path), "--candidate", str(CANDIDATE)]
         status = main([*args, "--active", str(ACTIVE), "--now", now, "--show", "2"])
-        assert status == EXIT_CHANGED == 1
+        assert status == EXIT_CHANGED == _EXIT_PROBLEMS
         captured = capsys.readouterr()
         out = captured.out
         changed = _changed(orders, datetime(2026, 12, 1, tzinfo=UTC))
@@ -358,19 +358,64 @@ class TestDryRun:
         assert err.startswith(f"error: 3 problems in {BROKEN}")
 
     def test_the_help_documents_the_statuses(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """dry-run --help says what 0 and 1 mean."""
+        """dry-run --help says what 0, 4 and 1 mean."""
         with pytest.raises(SystemExit) as caught:
             main(["rules", "dry-run", "--help"])
         assert caught.value.code == 0
         out = " ".join(capsys.readouterr().out.split())
         assert "0 no order's decision changes" in out
-        assert "1 the decision of at least one order changes" in out
+        assert "4 the decision of at least one order changes" in out
+        assert "1 it could not run" in out
+
+
+class TestPacks:
+    def test_the_list_names_every_pack_and_its_rules(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["rules", "packs"]) == _EXIT_OK
+        out = capsys.readouterr().out
+        for name in ("gifts", "shipping", "fulfilment", "review", "risk", "carriers"):
+            assert f"  {name} " in out
+        assert "many-returns-same-phone" in out and "D18" in out
+
+    def test_json_lists_the_same_packs(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["rules", "packs", "--json"]) == _EXIT_OK
+        rows = json.loads(capsys.readouterr().out)
+        assert [row["name"] for row in rows][:2] == ["gifts", "shipping"]
+        assert rows[0]["rules"] == ["douyin-sofa-pillow"]
+
+    def test_show_prints_a_pack_that_check_accepts(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["rules", "packs", "--show", "risk"]) == _EXIT_OK
+        path = tmp_path / "risk.yaml"
+        path.write_text(capsys.readouterr().out, encoding="utf-8")
+        assert main(["rules", "check", str(path)]) == _EXIT_OK
+        assert "valid rule set ordercore.risk v1" in capsys.readouterr().out
+
+    def test_an_unknown_pack_is_an_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["rules", "packs", "--show", "gift"]) == _EXIT_ERROR
+        assert "no built-in rule pack 'gift'" in capsys.readouterr().err
+
+    def test_write_copies_them_and_refuses_to_overwrite(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        target = tmp_path / "rules"
+        assert main(["rules", "packs", "--write", str(target)]) == _EXIT_OK
+        written = sorted(path.name for path in target.iterdir())
+        assert written == sorted(f"{name}.yaml" for name in PACKS)
+        (target / "gifts.yaml").write_text("# mine\n", encoding="utf-8")
+        assert main(["rules", "packs", "--write", str(target)]) == _EXIT_ERROR
+        assert "already exist" in capsys.readouterr().err
+        assert (target / "gifts.yaml").read_text(encoding="utf-8") == "# mine\n"
+        assert main(["rules", "packs", "--write", str(target), "--force"]) == _EXIT_OK
+        assert (target / "gifts.yaml").read_text(encoding="utf-8") == pack_text("gifts")
 
 
 class TestRegistry:
     def test_the_subcommands_are_registered_in_order(self) -> None:
-        """check, explain and dry-run are the registered rules subcommands."""
-        assert list(RULES_ACTIONS)[:3] == ["check", "explain", "dry-run"]
+        """check, explain, dry-run and packs are the registered rules subcommands."""
+        assert list(RULES_ACTIONS)[:4] == ["check", "explain", "dry-run", "packs"]
 
     def test_a_registered_subcommand_joins_the_command_line(
         self, capsys: pytest.CaptureFixture[str]

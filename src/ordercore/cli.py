@@ -64,7 +64,9 @@ _EXIT_STATUSES: Final[dict[int, str]] = {
     _EXIT_DEMO_REFUSED: "demo: --db names an existing file the demo did not make; left untouched",
     _EXIT_PROBLEMS: (
         "demo: the checks found problems (result: PROBLEMS FOUND); inventory verify, "
-        "inventory repair: stock counters drift from the ledger (the drift is printed)"
+        "inventory repair: stock counters drift from the ledger (the drift is printed); "
+        "rules check: the rule set is not valid (every problem is printed); rules dry-run: "
+        "the candidate changes some decisions (the differences are printed)"
     ),
     _EXIT_CLASH: (
         "version, plugins: the unrelated distribution 'ordercore' is installed beside "

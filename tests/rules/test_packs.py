@@ -8,8 +8,16 @@ import pytest
 
 from ordercore import Money
 from ordercore.errors import ConfigurationError
-from ordercore.rules import RuleContext, RuleSet, apply_decision, load_rules
-from ordercore.rules._packs import PACKS, load_pack, load_packs, pack_text
+from ordercore.rules import (
+    PACKS,
+    RuleContext,
+    RuleSet,
+    apply_decision,
+    load_pack,
+    load_packs,
+    load_rules,
+    pack_text,
+)
 from ordercore.schema import Presale
 from ordercore.testing import OrderFactory
 from rule_orders import build_order

@@ -35,6 +35,7 @@ from ordercore.rules._decision import (
     RuleOutcome,
     RuleTrace,
 )
+from ordercore.rules._packs import PACKS, Pack, load_pack, load_packs, pack_text
 from ordercore.rules._ruleset import Rule, RuleSet, load_rules
 from ordercore.rules._syntax import LIMITS, Limits
 from ordercore.rules._versions import (
@@ -72,6 +73,8 @@ __all__ = [
     "Notify",
     "OrderChange",
     "Override",
+    "PACKS",
+    "Pack",
     "PlannedAction",
     "ProductionLine",
     "ReloadResult",
@@ -93,6 +96,9 @@ __all__ = [
     "action_names",
     "apply_decision",
     "dry_run",
+    "load_pack",
+    "load_packs",
     "load_rules",
+    "pack_text",
     "ruleset_digest",
 ]

@@ -1,4 +1,4 @@
-"""``ordercore rules check | explain | dry-run``: validate, explain and try rule sets.
+"""``ordercore rules check | explain | dry-run | packs``: validate, explain and try rule sets.
 
 ::
 
@@ -6,9 +6,9 @@
     ordercore rules explain FILE ORDER.json [--now ISO] [--stock SKU=N ...]
     ordercore rules dry-run --store URL --candidate FILE [--active FILE] [--since ISO]
                             [--until ISO] [--now ISO] [--limit N] [--show N] [--json] [--quiet]
+    ordercore rules packs [--show NAME | --write DIR [--force]] [--json]
 
-Each subcommand registers itself in :data:`RULES_ACTIONS`; a further one (``packs``)
-is added there the same way.
+Each subcommand registers itself in :data:`RULES_ACTIONS`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from ordercore.cli import (
     _EXIT_ERROR,
     _EXIT_OK,
-    _EXIT_USAGE,
+    _EXIT_PROBLEMS,
     _count,
     _error,
     _exit_status_help,
@@ -43,9 +43,9 @@ if TYPE_CHECKING:
 __all__ = ["RULES_ACTIONS", "add_rules_command", "rules_action"]
 
 #: ``rules check``: the file is not a valid rule set (every problem is printed).
-EXIT_INVALID: Final = _EXIT_USAGE
+EXIT_INVALID: Final = _EXIT_PROBLEMS
 #: ``rules dry-run``: the candidate changes the decision of at least one order.
-EXIT_CHANGED: Final = _EXIT_ERROR
+EXIT_CHANGED: Final = _EXIT_PROBLEMS
 #: The longest a condition or an action is echoed by ``rules check``.
 _ECHO_LIMIT: Final = 4000
 
@@ -416,9 +416,8 @@ def _add_dry_run(action: ActionFactory) -> None:
         "line goes to standard error.",
         {
             _EXIT_OK: "no order's decision changes",
-            EXIT_CHANGED: "the decision of at least one order changes (the report says "
-            "which); as for every command, 1 with an error line on standard error also "
-            "means it could not run",
+            EXIT_CHANGED: "the decision of at least one order changes (the report says which)",
+            _EXIT_ERROR: "it could not run (one line on standard error says why)",
         },
     )
     run.add_argument(
@@ -462,3 +461,89 @@ def _add_dry_run(action: ActionFactory) -> None:
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--quiet", action="store_true", help="no progress line on standard error")
     run.set_defaults(run=_cmd_dry_run)
+
+
+# -- packs ------------------------------------------------------------------------------
+
+
+def _cmd_packs(args: argparse.Namespace) -> int:
+    from ordercore.rules import PACKS, load_pack, pack_text
+
+    try:
+        if args.show is not None:
+            sys.stdout.write(pack_text(args.show))
+            return _EXIT_OK
+        if args.write is not None:
+            return _write_packs(Path(args.write), force=args.force)
+    except ConfigurationError as error:
+        _error(str(error))
+        return _EXIT_ERROR
+    rows: list[dict[str, Any]] = []
+    for pack in PACKS.values():
+        rules = load_pack(pack.name)
+        rows.append(
+            {
+                "name": pack.name,
+                "ruleset": rules.name,
+                "version": rules.version,
+                "scenarios": pack.scenarios,
+                "summary": pack.summary,
+                "rules": rules.names(),
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return _EXIT_OK
+    width = max(len(row["name"]) for row in rows)
+    scenarios = max(len(row["scenarios"]) for row in rows)
+    print(f"{_count(len(rows), 'built-in rule pack')} (ordercore rules packs --show NAME):")
+    for row in rows:
+        print(f"  {row['name']:<{width}}  {row['scenarios']:<{scenarios}}  {row['summary']}")
+        print(f"  {'':<{width}}  {'':<{scenarios}}  rules: {', '.join(row['rules'])}")
+    return _EXIT_OK
+
+
+def _write_packs(directory: Path, *, force: bool) -> int:
+    from ordercore.rules import PACKS, pack_text
+
+    targets = [directory / pack.filename for pack in PACKS.values()]
+    existing = [str(path) for path in targets if path.exists()]
+    if existing and not force:
+        verb = "exists" if len(existing) == 1 else "exist"
+        _error(
+            f"{_count(len(existing), 'file')} already {verb}, left untouched: "
+            f"{', '.join(existing)} (add --force to overwrite)"
+        )
+        return _EXIT_ERROR
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for pack, path in zip(PACKS.values(), targets, strict=True):
+            path.write_text(pack_text(pack.name), encoding="utf-8")
+            print(path)
+    except OSError as error:
+        raise ConfigurationError(f"cannot write the packs to {directory}: {error}") from None
+    return _EXIT_OK
+
+
+@rules_action("packs")
+def _add_packs(action: ActionFactory) -> None:
+    packs = action(
+        "packs",
+        "list the built-in rule packs (D13-D19); print or copy one",
+        "List the rule packs shipped with ordercore: gifts, free shipping, splitting and "
+        "routing, review holds, risk freezes and carrier health. Each is an ordinary rule "
+        "set file: print one with --show, or copy all of them with --write DIR, then edit "
+        "the copies and load them with load_rules().",
+        {
+            _EXIT_OK: "the packs were listed, printed or written",
+            _EXIT_ERROR: "no such pack, or a file to write already exists (without --force)",
+        },
+    )
+    choice = packs.add_mutually_exclusive_group()
+    choice.add_argument("--show", metavar="NAME", help="print the pack NAME's YAML")
+    choice.add_argument("--write", metavar="DIR", help="write every pack's YAML into DIR")
+    packs.add_argument(
+        "--force", action="store_true", help="with --write: overwrite files that exist"
+    )
+    packs.add_argument("--json", action="store_true", help="list the packs as JSON")
+    packs.set_defaults(run=_cmd_packs)
