@@ -375,18 +375,30 @@ class TestObserve:
 
 class TestRetention:
     def test_old_entries_are_evicted(self) -> None:
-        history = OrderHistory(key=KEY, retention=timedelta(days=1))
+        """As time moves on, entries older than the retention go; evict(now) drops them at once."""
+        day = timedelta(days=1)
+        history = OrderHistory(key=KEY, retention=day)
         old, new = _phone_orders(2)
         history.observe(_with_cases(old, ["return"], START))
-        history.observe(_with_cases(new, ["return"], START + timedelta(days=2), prefix="n"))
-        before = history.entries
-        dropped = history.evict()
-        assert dropped > 0 and history.entries == before - dropped
-        later = START + timedelta(days=2)
-        assert history.count("returns", PHONE, timedelta(days=1), later) == 1
+        assert history.entries == 1  # its placement, 3 days before its return, went already
+        assert history.count("returns", PHONE, day, START) == 1
+        history.observe(_with_cases(new, ["return"], START + 2 * day, prefix="n"))
+        assert history.entries == 1
+        assert history.count("returns", PHONE, day, START + 2 * day) == 1
+        assert history.evict(now=START + 4 * day) == 1
+        assert history.entries == 0 and history.keys == 0
         # Anything older than the retention before the newest entry is not even added.
         stale = _with_cases(_phone_orders(1, seed=4)[0], ["return"], START)
         assert history.observe(stale) == 0
+
+    def test_a_far_future_time_does_not_evict_the_history(self) -> None:
+        """A time far past the clock moves the horizon only to the clock plus a day."""
+        history = OrderHistory(key=KEY, clock=lambda: START)
+        history.observe(_with_cases(_phone_orders(1)[0], ["return"], START))
+        wrong = _with_cases(_phone_orders(1, seed=4)[0], ["return"], START + timedelta(days=900))
+        history.observe(wrong)
+        history.evict()
+        assert history.count("returns", PHONE, timedelta(hours=1), START) == 1
 
     def test_a_window_longer_than_the_retention_is_refused(self) -> None:
         history = OrderHistory(key=KEY, retention=timedelta(days=1))
@@ -448,6 +460,27 @@ class TestCarrierHealth:
         health.record("SF", START, False, START + timedelta(minutes=10), parcel="SF2")
         health.record("SF", START, True, START + timedelta(minutes=40), parcel="SF2")
         assert health.outcomes("SF", timedelta(hours=24), START + timedelta(hours=1)) == (2, 0)
+
+    def test_old_outcomes_are_evicted_and_not_taken(self) -> None:
+        day = timedelta(days=1)
+        health = CarrierHealth(min_samples=1, retention=day)
+        health.record("SF", None, False, START, parcel="SF1")
+        health.record("SF", None, True, START + 3 * day, parcel="SF2")
+        assert health.outcomes("SF", day, START + day / 2) == (0, 0)  # SF1 went
+        health.record("SF", None, False, START, parcel="SF3")  # too old to take
+        assert health.outcomes("SF", day, START + day / 2) == (0, 0)
+        assert health.evict(now=START + 5 * day) == 1
+        assert health.outcomes("SF", day, START + 3 * day) == (0, 0)
+
+    def test_a_tracking_feed_and_observed_orders_share_parcels(self) -> None:
+        """observe() files a shipment under its tracking number, the parcel record() takes."""
+        order = OrderFactory(seed=6).order(status="shipped")
+        shipment = order.shipments[0].evolve(status="failure", carrier_code="SF", carrier_name=None)
+        failed = order.evolve(shipments=(shipment,), channel_updated_at=_ct(START))
+        health = CarrierHealth(min_samples=1)
+        health.observe(failed)
+        health.record("SF", None, True, START + timedelta(minutes=5), parcel=shipment.tracking_no)
+        assert health.outcomes("SF", timedelta(hours=1), START + timedelta(minutes=10)) == (1, 0)
 
     def test_overdue_parcels_count_as_failed(self) -> None:
         health = CarrierHealth(min_samples=1, overdue=timedelta(hours=48))

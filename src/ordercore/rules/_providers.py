@@ -30,7 +30,7 @@ import itertools
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ordercore.errors import ConfigurationError
 from ordercore.pii import Sensitive, looks_like_ciphertext, safe_repr
+from ordercore.rules._compiler import HISTORY_COUNTERS
+from ordercore.timestamps import utc_now
 
 if TYPE_CHECKING:
     from ordercore.inventory import Inventory
@@ -51,13 +53,16 @@ __all__ = [
 ]
 
 #: The counters :class:`OrderHistory` keeps (the ones ``history_count`` accepts).
-COUNTERS: Final = ("returns", "orders")
+COUNTERS: Final = HISTORY_COUNTERS
 #: The shortest HMAC secret accepted, in bytes (the SHA-256 block is 64, its output 32).
 MIN_KEY_BYTES: Final = 16
 DEFAULT_RETENTION: Final = timedelta(days=7)
 DEFAULT_MIN_SAMPLES: Final = 10
-#: Evict old entries after this many observations (and on :meth:`evict`).
-_EVICT_EVERY: Final = 1024
+#: Old entries are evicted whenever the newest time seen moved on by retention / this.
+_EVICT_STEP: Final = 32
+#: How far past the clock an entry's time may move the newest time seen (channel clocks
+#: run ahead; a wrong far-future time must not evict all history).
+_SKEW: Final = timedelta(days=1)
 _PAGE_SIZE: Final = 1000
 
 #: What a key may be written with that does not change what it names.
@@ -169,18 +174,50 @@ def _drop_before(series: list[Any], horizon: datetime) -> None:
 
 def _paged(store: OrderStore, query: OrderQuery | None, page_size: int) -> Iterator[Order]:
     """Every stored order of ``query`` (all of them by default), a page at a time."""
-    import attrs
-
+    from ordercore.rules._versions import _paged as paged
     from ordercore.storage import OrderQuery
 
-    base = query if query is not None else OrderQuery()
-    after = base.after
-    while True:
-        page = store.query(attrs.evolve(base, after=after, limit=page_size))
-        yield from page
-        if len(page) < page_size:
-            return
-        after = page[-1].sort_key()
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ConfigurationError(f"page_size must be at least 1, got {safe_repr(page_size)}")
+    return paged(store, query if query is not None else OrderQuery(), page_size)
+
+
+def _clock_of(clock: object) -> Callable[[], datetime]:
+    if not callable(clock):
+        raise ConfigurationError(f"clock must be a callable, got {type(clock).__name__}")
+    return clock
+
+
+class _Horizon:
+    """The newest time seen, what is too old to keep, and when to evict next."""
+
+    __slots__ = ("clock", "evicted_at", "newest", "retention")
+
+    def __init__(self, retention: timedelta, clock: Callable[[], datetime]) -> None:
+        self.retention = retention
+        self.clock = clock
+        self.newest: datetime | None = None
+        self.evicted_at: datetime | None = None
+
+    def stale(self, at: datetime) -> bool:
+        """Whether ``at`` is too old to keep."""
+        return self.newest is not None and at <= self.newest - self.retention
+
+    def advance(self, at: datetime) -> bool:
+        """Note a kept time; return whether an eviction is due."""
+        bound = min(at, self.clock() + _SKEW)
+        if self.newest is None or bound > self.newest:
+            self.newest = bound
+        if self.evicted_at is None:
+            self.evicted_at = self.newest
+            return False
+        return self.newest - self.evicted_at >= self.retention / _EVICT_STEP
+
+    def cut(self, now: datetime | None) -> datetime | None:
+        """The time at or before which entries go, for an eviction now."""
+        self.evicted_at = self.newest
+        reference = now if now is not None else self.newest
+        return None if reference is None else reference - self.retention
 
 
 def _changed_at(order: Order) -> datetime:
@@ -231,18 +268,22 @@ class OrderHistory:
 
     Observing is idempotent: the same order version again counts nothing, an
     older version is ignored, and an updated order adds only its new cases.
-    Entries older than ``retention`` before the newest one seen are evicted (so
-    memory holds at most that much history); an order unchanged for longer than
+    Entries older than ``retention`` before the newest one seen are evicted as
+    time moves on (so memory holds about that much history, and :meth:`evict`
+    drops it at once); an order unchanged for longer than
     ``retention`` is forgotten, and should it change again, the cases it then
     shows are counted as new.
 
     Args:
         key: The HMAC secret, at least 16 bytes.
         retention: How much history to keep; the longest window a rule may ask for.
+        clock: The current time; the newest time seen is never taken to be more
+            than a day past it, so a wrong far-future channel time cannot evict
+            the history.
 
     Raises:
-        ConfigurationError: the key is not bytes or is too short, or the
-            retention is not a positive timedelta.
+        ConfigurationError: the key is not bytes or is too short, the retention
+            is not a positive timedelta, or the clock is not callable.
 
     Example:
         >>> from ordercore.testing import OrderFactory
@@ -256,16 +297,22 @@ class OrderHistory:
         0
     """
 
-    def __init__(self, *, key: bytes, retention: timedelta = DEFAULT_RETENTION) -> None:
+    def __init__(
+        self,
+        *,
+        key: bytes,
+        retention: timedelta = DEFAULT_RETENTION,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._key = _secret(key)
         self.retention = _positive_window("retention", retention)
+        self._horizon = _Horizon(self.retention, _clock_of(clock))
         self._lock = threading.Lock()
         self._series: dict[str, dict[bytes, list[tuple[datetime, str]]]] = {
             name: {} for name in COUNTERS
         }
         self._seen: dict[str, _Seen] = {}
-        self._newest: datetime | None = None
-        self._since_evict = 0
+        self._evict_due = False
 
     def __repr__(self) -> str:
         return f"OrderHistory(keys={self.keys}, entries={self.entries}, retention={self.retention})"
@@ -396,8 +443,7 @@ class OrderHistory:
             seen.last = latest if seen.last is None else max(seen.last, latest)
             if new:
                 self._seen[order.id] = seen
-            self._since_evict += 1
-            if self._since_evict >= _EVICT_EVERY:
+            if self._evict_due:
                 self._evict(None)
             return added
 
@@ -409,15 +455,13 @@ class OrderHistory:
         order_id: str,
         floor: datetime | None,
     ) -> int:
-        if not digests or (floor is not None and at < floor):
+        if not digests or (floor is not None and at < floor) or self._horizon.stale(at):
             return 0
-        if self._newest is not None and at <= self._newest - self.retention:
-            return 0
-        if self._newest is None or at > self._newest:
-            self._newest = at
         series = self._series[counter]
         for digest in digests:
             bisect.insort(series.setdefault(digest, []), (at, order_id))
+        if self._horizon.advance(at):
+            self._evict_due = True
         return len(digests)
 
     # -- memory ------------------------------------------------------------------------------
@@ -434,11 +478,10 @@ class OrderHistory:
             return self._evict(now)
 
     def _evict(self, now: datetime | None) -> int:
-        self._since_evict = 0
-        reference = now if now is not None else self._newest
-        if reference is None:
+        self._evict_due = False
+        horizon = self._horizon.cut(now)
+        if horizon is None:
             return 0
-        horizon = reference - self.retention
         before = self._entries()
         for series in self._series.values():
             for digest in [d for d, entries in series.items() if entries[-1][0] <= horizon]:
@@ -557,6 +600,7 @@ class CarrierHealth:
         retention: How much history to keep; the longest window a rule may ask for.
         overdue: When given, a parcel still in transit this long after it was
             shipped counts as failed from then on.
+        clock: The current time (as for :class:`OrderHistory`).
 
     Raises:
         ConfigurationError: a bad ``min_samples``, ``retention`` or ``overdue``.
@@ -568,6 +612,7 @@ class CarrierHealth:
         min_samples: int = DEFAULT_MIN_SAMPLES,
         retention: timedelta = DEFAULT_RETENTION,
         overdue: timedelta | None = None,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 1:
             raise ConfigurationError(
@@ -580,8 +625,7 @@ class CarrierHealth:
         self._parcels: dict[tuple[str, str], _Parcel] = {}
         self._series: dict[str, list[tuple[datetime, str]]] = {}
         self._anonymous = itertools.count(1)
-        self._newest: datetime | None = None
-        self._since_evict = 0
+        self._horizon = _Horizon(self.retention, _clock_of(clock))
 
     def __repr__(self) -> str:
         return (
@@ -659,7 +703,7 @@ class CarrierHealth:
             overdue = self.overdue
             when = shipped_at + overdue if overdue is not None and shipped_at is not None else None
         keep = when if when is not None else at
-        if self._newest is not None and keep <= self._newest - self.retention:
+        if self._horizon.stale(keep):
             return
         key = (name, parcel_id)
         old = self._parcels.pop(key, None)
@@ -668,14 +712,11 @@ class CarrierHealth:
             index = bisect.bisect_left(series, (old.indexed, parcel_id))
             if index < len(series) and series[index] == (old.indexed, parcel_id):
                 del series[index]
-        if self._newest is None or keep > self._newest:
-            self._newest = keep
         entry = _Parcel(name, delivered, at, shipped_at, when)
         self._parcels[key] = entry
         if when is not None:
             bisect.insort(self._series.setdefault(name, []), (when, parcel_id))
-        self._since_evict += 1
-        if self._since_evict >= _EVICT_EVERY:
+        if self._horizon.advance(keep):
             self._evict(None)
 
     def observe(self, order: Order) -> int:
@@ -687,7 +728,9 @@ class CarrierHealth:
         the order was (``delivered_at`` set, or status ``delivered`` /
         ``completed``), else as in transit. A delivery is dated by the order's
         ``delivered_at``, a failure by the order's change time. The shipment is
-        recorded under its carrier code and its carrier name.
+        recorded under its carrier code and its carrier name, as the parcel of
+        its tracking number (the ``parcel`` of :meth:`record`, so a tracking feed
+        and observed orders update the same parcel).
         """
         recorded = 0
         for shipment in order.shipments:
@@ -705,7 +748,7 @@ class CarrierHealth:
                 at = _changed_at(order)
             shipped = shipment.shipped_at or order.shipped_at
             shipped_at = None if shipped is None else shipped.utc
-            parcel = f"{order.id}/{shipment.tracking_no or shipment.shipment_id}"
+            parcel = shipment.tracking_no or f"{order.id}/{shipment.shipment_id}"
             with self._lock:
                 for name in sorted(names):
                     self._record(name, parcel, shipped_at, delivered, at)
@@ -720,11 +763,9 @@ class CarrierHealth:
             return self._evict(now)
 
     def _evict(self, now: datetime | None) -> int:
-        self._since_evict = 0
-        reference = now if now is not None else self._newest
-        if reference is None:
+        horizon = self._horizon.cut(now)
+        if horizon is None:
             return 0
-        horizon = reference - self.retention
         old = [
             key
             for key, parcel in self._parcels.items()
