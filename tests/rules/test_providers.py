@@ -356,6 +356,12 @@ class TestObserve:
         history = OrderHistory.from_store(store, key=KEY, page_size=3)
         assert history.count("orders", PHONE, timedelta(days=7), START) == 7
 
+    def test_a_bad_page_size_is_refused(self, store: OrderStore) -> None:
+        with pytest.raises(ConfigurationError, match="page_size"):
+            OrderHistory.from_store(store, key=KEY, page_size=0)
+        with pytest.raises(ConfigurationError, match="page_size"):
+            CarrierHealth.from_store(store, page_size=0)
+
     def test_observers_on_many_threads(self) -> None:
         """Concurrent observations lose nothing and count nothing twice."""
         orders = [

@@ -330,6 +330,7 @@ class OrderHistory:
         key: bytes,
         since: datetime | None = None,
         retention: timedelta = DEFAULT_RETENTION,
+        clock: Callable[[], datetime] = utc_now,
         query: OrderQuery | None = None,
         page_size: int = _PAGE_SIZE,
     ) -> OrderHistory:
@@ -340,12 +341,13 @@ class OrderHistory:
             key: The HMAC secret.
             since: Count only what happened at or after this instant (aware).
             retention: As for :class:`OrderHistory`.
+            clock: As for :class:`OrderHistory`.
             query: Which orders to read (default every order; e.g.
                 ``OrderQuery(created_from=since - timedelta(days=30))`` to skip
                 orders placed too long ago to get a return now).
             page_size: Orders read per query.
         """
-        history = cls(key=key, retention=retention)
+        history = cls(key=key, retention=retention, clock=clock)
         history.load(store, since=since, query=query, page_size=page_size)
         return history
 
@@ -641,11 +643,12 @@ class CarrierHealth:
         min_samples: int = DEFAULT_MIN_SAMPLES,
         retention: timedelta = DEFAULT_RETENTION,
         overdue: timedelta | None = None,
+        clock: Callable[[], datetime] = utc_now,
         query: OrderQuery | None = None,
         page_size: int = _PAGE_SIZE,
     ) -> CarrierHealth:
         """Build the rates from the shipments of a store's orders (``query``: which ones)."""
-        health = cls(min_samples=min_samples, retention=retention, overdue=overdue)
+        health = cls(min_samples=min_samples, retention=retention, overdue=overdue, clock=clock)
         for order in _paged(store, query, page_size):
             health.observe(order)
         return health
@@ -687,7 +690,7 @@ class CarrierHealth:
         if parcel is not None and (not isinstance(parcel, str) or not parcel):
             raise ConfigurationError(f"a parcel id is a non-empty str, got {safe_repr(parcel)}")
         with self._lock:
-            parcel_id = parcel if parcel is not None else f"#{next(self._anonymous)}"
+            parcel_id = parcel if parcel is not None else f"\0{next(self._anonymous)}"
             self._record(name, parcel_id, shipped_at, delivered, at)
 
     def _record(
