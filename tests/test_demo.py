@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -481,3 +482,63 @@ class TestStock:
         summary, _ = demo
         oversold = ordercore.demo._Burst(**{**summary.burst.__dict__, "oversold": 1})
         assert not DemoSummary(**{**summary.__dict__, "burst": oversold}).ok
+
+
+class TestRules:
+    def _title(self, summary: DemoSummary) -> str:
+        found = summary.decisions
+        return (
+            f"Rules: the built-in packs ({found.ruleset}, {found.rules} rules) on "
+            f"{found.evaluated:,} orders; SF at 0.61 delivered in 24 h"
+        )
+
+    def test_every_order_read_back_was_decided(self, demo: tuple[DemoSummary, str]) -> None:
+        summary, text = demo
+        assert summary.decisions.evaluated == summary.read_back == 1000
+        assert summary.decisions.errors == [] and summary.decisions.unbalanced_after == []
+        assert "-> yes" in next(line for line in text.splitlines() if "the rules decided" in line)
+
+    def test_the_rule_counts_are_what_the_packs_decide_on_the_stored_orders(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        """Re-evaluating the packs on the orders in the file gives the printed counts."""
+        from ordercore.rules import RuleContext, load_packs
+
+        summary, text = demo
+        rules = load_packs()
+        stock: Counter[str] = Counter()
+        for level in summary.stock:
+            stock[level.sku] += level.available
+        context = RuleContext(stock=dict(stock), carriers={"SF": "0.61", "ZTO": "0.93"})
+        matched: Counter[str] = Counter()
+        for order in _stored_orders(summary.path):
+            matched.update(rules.evaluate(order, context).matched)
+        assert matched == summary.decisions.matched
+        assert matched["unhealthy-carrier-switch"] > 0 and matched["douyin-sofa-pillow"] > 0
+        rows = _section(text, self._title(summary))
+        shown = {row[0]: int(row[1].replace(",", "")) for row in rows[1:-1]}
+        assert shown == dict(matched)
+
+    def test_explained_decisions_show_their_traces_with_pii_masked(
+        self, demo: tuple[DemoSummary, str]
+    ) -> None:
+        summary, text = demo
+        assert 1 <= len(summary.decisions.explained) <= 3
+        first = summary.decisions.explained[0]
+        assert "-> add_gift sku=PIL-001" in first
+        assert "douyin-sofa-pillow: matched" in first
+        assert re.search(r'true +line\.sku = "SOF-2026-\w+" contains "SOF-2026"', first)
+        assert first in text
+        for order in _stored_orders(summary.path):
+            phone = (
+                order.receiver.phone.reveal() if order.receiver and order.receiver.phone else None
+            )
+            if phone:
+                assert phone not in text
+
+    def test_a_rule_error_fails_the_summary(self, demo: tuple[DemoSummary, str]) -> None:
+        summary, _ = demo
+        broken = ordercore.demo._Decisions(
+            **{**summary.decisions.__dict__, "errors": [("high-value", "boom")]}
+        )
+        assert not DemoSummary(**{**summary.__dict__, "decisions": broken}).ok

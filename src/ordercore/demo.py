@@ -10,6 +10,8 @@ Their stock lives in the same file (:func:`~ordercore.inventory.open_inventory`)
 three warehouses reserve it by the buyer's region, shipping commits it,
 cancelling releases it, unpaid orders' holds expire on payment timeout, and a
 live-stream burst on one hot SKU is refused cleanly once its stock runs out.
+Finally the built-in rule packs (D13-D19) decide for every order read back, and a
+few decisions are printed with their explain traces.
 
 The demo only ever deletes a database it made itself: it creates its file
 exclusively and marks it with a table ``ordercore_demo`` holding one marker row.
@@ -51,6 +53,7 @@ from ordercore.lifecycle import BREACHED, TRANSITIONED, Lifecycle, SlaService, d
 from ordercore.money import Money
 from ordercore.notify import Notification
 from ordercore.progress import Progress
+from ordercore.rules import Decision, RuleContext, RuleSet, apply_decision, load_packs
 from ordercore.schema import Actor, ActorKind, DiscountFunder, Order, OrderStatus
 from ordercore.storage import OrderQuery, SQLiteStore
 from ordercore.testing import CATALOGUE, OrderFactory
@@ -271,6 +274,105 @@ class _Burst:
     oversold: int = 0
 
 
+#: The demo's scenario for the carrier pack (D19): SF had a bad day.
+_CARRIER_RATES: Final = {"SF": "0.61", "ZTO": "0.93", "YTO": "0.88"}
+#: Rules whose first decision the demo explains, in this order.
+_EXPLAINED: Final = ("douyin-sofa-pillow", "high-value", "engraving-to-line-c")
+
+
+@dataclass
+class _Decisions:
+    """What the built-in rule packs decided for the stored orders.
+
+    Attributes:
+        ruleset: The combined packs' name and version (``ordercore.builtin v1``).
+        rules: How many rules the combined packs hold.
+        evaluated: Orders the rules were evaluated on.
+        matched: Orders per rule whose actions apply.
+        actions: Actions per action name.
+        changed: Orders that applying the decision changed.
+        unbalanced_after: Orders whose amounts added up before applying and not after
+            (must be none).
+        errors: Rules that failed on some order, ``(rule, message)`` (must be none).
+        explained: A few decisions with their traces, as printed.
+    """
+
+    ruleset: str = ""
+    rules: int = 0
+    evaluated: int = 0
+    matched: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)
+    changed: int = 0
+    unbalanced_after: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    explained: list[str] = field(default_factory=list)
+
+    def record(self, order: Order, decision: Decision) -> None:
+        self.evaluated += 1
+        self.matched.update(decision.matched)
+        self.actions.update(planned.action.name for planned in decision.actions)
+        self.errors.extend(decision.errors)
+        changed = apply_decision(order, decision)
+        if changed != order:
+            self.changed += 1
+        if order.amounts.balances and not changed.amounts.balances:
+            self.unbalanced_after.append(order.id)
+
+
+class _RuleRun:
+    """Evaluates the built-in packs on each order read back and keeps a few to explain."""
+
+    def __init__(self, levels: Sequence[StockLevel], now: datetime) -> None:
+        self.rules: RuleSet = load_packs()
+        stock: Counter[str] = Counter()
+        for level in levels:
+            stock[level.sku] += level.available
+        self.context = RuleContext(now=now, stock=dict(stock), carriers=_CARRIER_RATES)
+        self.found = _Decisions(
+            ruleset=f"{self.rules.name} v{self.rules.version}", rules=len(self.rules.rules)
+        )
+        self._examples: dict[str, Order] = {}
+
+    def evaluate(self, order: Order) -> None:
+        decision = self.rules.evaluate(order, self.context)
+        self.found.record(order, decision)
+        for rule in _EXPLAINED:
+            taken = {o.id for o in self._examples.values()}
+            if rule in decision.matched and rule not in self._examples and order.id not in taken:
+                self._examples[rule] = order
+
+    def finish(self) -> _Decisions:
+        for rule in _EXPLAINED:
+            order = self._examples.get(rule)
+            if order is not None:
+                traced = self.rules.evaluate(order, self.context, explain=True)
+                self.found.explained.append(_explained(traced, order))
+        return self.found
+
+
+def _explained(decision: Decision, order: Order) -> str:
+    """A decision's actions, then the traces of the rules that matched (the rest in one line)."""
+    lines = [
+        f"order {order.channel}:{order.channel_order_id} "
+        f"({order.amounts.paid} paid, {_count(len(order.lines), 'line')}):"
+    ]
+    lines += [f"  -> {planned.describe()}" for planned in decision.actions]
+    lines += [f"  overridden: {o.dropped.describe()}" for o in decision.overridden]
+    others = []
+    for trace in decision.trace or ():
+        if trace.outcome.value == "matched":
+            lines += ["  " + line for line in trace.explain().splitlines()]
+        else:
+            others.append(trace.rule)
+    if others:
+        lines.append(f"  not matched: {', '.join(others)}")
+    wrapped: list[str] = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        wrapped += textwrap.wrap(line, width=_WIDTH, subsequent_indent=indent) or [line]
+    return "\n".join(wrapped)
+
+
 @dataclass
 class DemoSummary:
     """What the demo found when it read the orders back from the store.
@@ -300,6 +402,7 @@ class DemoSummary:
         drift: What ``inventory.verify()`` found (should be nothing).
         ledger_entries: Entries in the stock ledger.
         stock_messages: Outbox messages the inventory wrote (stream ``stock``).
+        decisions: What the built-in rule packs decided for the orders read back.
 
     Example:
         >>> import tempfile, pathlib
@@ -333,6 +436,7 @@ class DemoSummary:
     drift: list[Drift] = field(default_factory=list)
     ledger_entries: int = 0
     stock_messages: int = 0
+    decisions: _Decisions = field(default_factory=_Decisions)
 
     @property
     def channel_sum(self) -> _MoneyTotals:
@@ -380,6 +484,9 @@ class DemoSummary:
             and self.channel_sum == self.grand_total
             and self.grand_total.balances
             and self.statuses_agree
+            and self.decisions.evaluated == self.read_back
+            and not self.decisions.unbalanced_after
+            and not self.decisions.errors
         )
 
 
@@ -822,6 +929,7 @@ def run_demo(
         states: Counter[str] = Counter()
         events: Counter[str] = Counter()
         lifecycle = default_lifecycle()
+        rule_run = _RuleRun(levels, end)
         with Progress(stored, "orders read back", stream=stream, enabled=progress) as bar:
             while page := store.query(OrderQuery(after=after, limit=batch_size)):
                 for order in page:
@@ -833,6 +941,7 @@ def run_demo(
                         unbalanced.append(order.id)
                     states[lifecycle.state_of(order)] += 1
                     events.update(event.type for event in store.events(order.id))
+                    rule_run.evaluate(order)
                 first = first or page[0]
                 last = page[-1]
                 after = last.sort_key()
@@ -862,6 +971,7 @@ def run_demo(
             drift=drift,
             ledger_entries=ledger_entries,
             stock_messages=_stock_messages(path),
+            decisions=rule_run.finish(),
         )
 
 
@@ -936,6 +1046,20 @@ def _stock_section(summary: DemoSummary) -> list[str]:
     return lines
 
 
+def _rules_section(found: _Decisions) -> list[str]:
+    lines = [
+        f"Rules: the built-in packs ({found.ruleset}, {_count(found.rules, 'rule')}) on "
+        f"{_count(found.evaluated, 'order')}; SF at {_CARRIER_RATES['SF']} delivered in 24 h"
+    ]
+    rule_rows = [[rule, f"{count:,}"] for rule, count in found.matched.most_common()]
+    lines += _table(["rule", "orders"], rule_rows, ["orders changed", f"{found.changed:,}"])
+    done = ", ".join(f"{name} {count:,}" for name, count in sorted(found.actions.items()))
+    lines.append(f"actions: {done or 'none'}")
+    for text in found.explained:
+        lines += ["", *text.splitlines()]
+    return lines
+
+
 def format_summary(summary: DemoSummary) -> str:
     """Render the summary as the plain-text tables ``ordercore demo`` prints.
 
@@ -987,6 +1111,8 @@ def format_summary(summary: DemoSummary) -> str:
     )
     lines.append("")
     lines += _stock_section(summary)
+    lines.append("")
+    lines += _rules_section(summary.decisions)
     lines.append("")
 
     # Columns that are zero everywhere (tax, fees, unused discount funders) are left out.
@@ -1077,6 +1203,12 @@ def format_summary(summary: DemoSummary) -> str:
     lines.append(
         f"check: the burst reserved {burst.reserved:,} of the {burst.stock:,} in stock and "
         f"oversold {burst.oversold:,} -> {'yes' if clean else 'NO'}"
+    )
+    rules = summary.decisions
+    kept = not rules.unbalanced_after and not rules.errors
+    lines.append(
+        f"check: the rules decided for {_count(rules.evaluated, 'order')} without errors, and "
+        f"every order that added up still adds up after applying them -> {'yes' if kept else 'NO'}"
     )
     lines.append(
         f"check: {summary.read_back:,} of {_count(summary.stored, 'order')} read back; integrity "
