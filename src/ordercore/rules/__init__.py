@@ -36,6 +36,7 @@ from ordercore.rules._decision import (
     RuleTrace,
 )
 from ordercore.rules._packs import PACKS, Pack, load_pack, load_packs, pack_text
+from ordercore.rules._providers import CarrierHealth, InventoryStock, OrderHistory
 from ordercore.rules._ruleset import Rule, RuleSet, load_rules
 from ordercore.rules._syntax import LIMITS, Limits
 from ordercore.rules._versions import (
@@ -59,6 +60,7 @@ __all__ = [
     "Activation",
     "AddGift",
     "Backorder",
+    "CarrierHealth",
     "CarrierStats",
     "ChooseCarrier",
     "ConditionTrace",
@@ -68,10 +70,12 @@ __all__ = [
     "Freeze",
     "HistoryCounters",
     "Hold",
+    "InventoryStock",
     "LIMITS",
     "Limits",
     "Notify",
     "OrderChange",
+    "OrderHistory",
     "Override",
     "PACKS",
     "Pack",
