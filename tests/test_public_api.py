@@ -106,8 +106,8 @@ PUBLIC: dict[str, list[str]] = {
         "Pack", "PlannedAction", "ProductionLine", "ReloadResult", "ReloadStatus", "Route",
         "Rule", "RuleBook", "RuleContext", "RuleDelta", "RuleOutcome", "RuleSet", "RuleSetRef",
         "RuleTrace", "SetCarrier", "ShippingFee", "Split", "StockLevels", "Tag", "action_names",
-        "apply_decision", "dry_run", "load_pack", "load_packs", "load_rules", "pack_text",
-        "ruleset_digest",
+        "apply_decision", "dry_run", "load_jdm", "load_pack", "load_packs", "load_rules",
+        "pack_text", "rules_from_jdm", "ruleset_digest",
     ],
     "ordercore.schema": [
         "ATTRIBUTE_NAME", "Actor", "ActorKind", "Address", "AfterSaleKind", "AfterSaleRef",

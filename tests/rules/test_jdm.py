@@ -561,8 +561,6 @@ GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "rules-jdm.md"
 
 def test_the_guide_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The guide's JDM file loads in both engines and its pycon blocks print what they show."""
-    import ordercore.rules
-
     text = GUIDE.read_text(encoding="utf-8")
     (example,) = re.findall(r"```json\n(.*?)```", text, re.S)
     zen.ZenEngine().create_decision(example)  # zen-engine accepts the file as shown
@@ -571,12 +569,6 @@ def test_the_guide_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     blocks = re.findall(r"```pycon\n(.*?)```", text, re.S)
     assert len(blocks) >= 2
     globs: dict[str, Any] = {}
-    if not hasattr(ordercore.rules, "load_jdm"):  # until ordercore.rules exports the names
-        globs.update(load_jdm=load_jdm, rules_from_jdm=rules_from_jdm)
-        blocks = [
-            block.replace(">>> from ordercore.rules import load_jdm, rules_from_jdm\n", "")
-            for block in blocks
-        ]
     parser = doctest.DocTestParser()
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     runner = doctest.DocTestRunner(optionflags=flags)

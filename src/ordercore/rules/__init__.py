@@ -35,6 +35,7 @@ from ordercore.rules._decision import (
     RuleOutcome,
     RuleTrace,
 )
+from ordercore.rules._jdm import load_jdm, rules_from_jdm
 from ordercore.rules._packs import PACKS, Pack, load_pack, load_packs, pack_text
 from ordercore.rules._providers import CarrierHealth, InventoryStock, OrderHistory
 from ordercore.rules._ruleset import Rule, RuleSet, load_rules
@@ -100,9 +101,11 @@ __all__ = [
     "action_names",
     "apply_decision",
     "dry_run",
+    "load_jdm",
     "load_pack",
     "load_packs",
     "load_rules",
     "pack_text",
+    "rules_from_jdm",
     "ruleset_digest",
 ]
