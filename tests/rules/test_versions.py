@@ -57,10 +57,13 @@ def _order() -> Order:
 
 
 def _write(path: Path, text: str, *, mtime_ns: int | None = None) -> None:
-    """Write the file as an editor would, optionally pinning its modification time."""
-    path.write_text(text, encoding="utf-8")
+    """Write the file as an editor saves it (whole, by renaming a temporary file over it),
+    optionally pinning its modification time; a poller never sees it half-written."""
+    temporary = path.with_name(f".{path.name}.swp")
+    temporary.write_text(text, encoding="utf-8")
     if mtime_ns is not None:
-        os.utime(path, ns=(mtime_ns, mtime_ns))
+        os.utime(temporary, ns=(mtime_ns, mtime_ns))
+    os.replace(temporary, path)
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
