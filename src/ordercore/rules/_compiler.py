@@ -47,7 +47,7 @@ from ordercore.rules._types import (
     T,
     fields_of,
 )
-from ordercore.schema import Order
+from ordercore.schema import Order, OrderAmounts
 
 if TYPE_CHECKING:
     import re2
@@ -248,6 +248,64 @@ def _matches(pattern: re2._Regexp, text: Any) -> bool:
     return isinstance(text, str) and pattern.search(text) is not None
 
 
+def _searcher(pattern: re2._Regexp) -> Callable[[Any], bool]:
+    """``_matches(pattern, text)`` as one function of the text.
+
+    It asks the compiled RE2 program for the first match's span directly, which is
+    what ``pattern.search`` does before it builds a match object; where the binding
+    does not offer that call, it uses ``pattern.search``.
+    """
+    import re2
+
+    try:
+        regexp = pattern._regexp
+        anchor = re2._Anchor.UNANCHORED
+        null = re2._NULL_SPAN
+        if (regexp.Match(anchor, b"", 0, 0)[0] == null) is not (pattern.search("") is None):
+            raise TypeError("the RE2 binding answers differently")  # pragma: no cover
+    except Exception:  # pragma: no cover - another binding of RE2
+
+        def search_text(text: Any) -> bool:
+            return isinstance(text, str) and pattern.search(text) is not None
+
+        return search_text
+    match = regexp.Match
+
+    def search(text: Any) -> bool:
+        if not isinstance(text, str):
+            return False
+        data = text.encode("utf-8")
+        return bool(match(anchor, data, 0, len(data))[0] != null)
+
+    return search
+
+
+def _discount_total(amounts: Any) -> Any:
+    """``amounts.discount_total.amount``, adding the discounts' amounts without building Money.
+
+    The order model keeps every discount in the order's currency, so the sum is the
+    one ``discount_total`` computes; anything unusual (another class, another
+    currency, a huge total) reads the property itself.
+    """
+    if type(amounts) is not OrderAmounts:
+        return amounts.discount_total.amount
+    currency = amounts.goods.currency
+    total = _ZERO.get(currency)
+    if total is None:
+        return amounts.discount_total.amount
+    for discount in amounts.discounts:
+        money = discount.amount
+        if money.currency != currency:
+            return amounts.discount_total.amount
+        total = total + money.amount
+    if total.adjusted() > 20:  # pragma: no cover - far beyond any order
+        return amounts.discount_total.amount
+    return total + 0
+
+
+_ZERO: Final[dict[str, Decimal]] = {"CNY": Money.zero("CNY").amount}
+
+
 def _witness(collection: Iterable[Any], predicate: Callable[[Any], Any], want: bool) -> int:
     """The index of the first item whose test is ``want`` (-1 if none)."""
     for index, item in enumerate(collection):
@@ -280,6 +338,7 @@ RUNTIME: Final[dict[str, Any]] = {
     "_least": _least,
     "_most": _most,
     "_matches": _matches,
+    "_discount_total": _discount_total,
     "_witness": _witness,
 }
 BUILTINS: Final = {"any": any, "all": all, "sum": sum, "len": len, "bool": bool, "tuple": tuple}
@@ -500,6 +559,11 @@ class ExprCompiler:
                 return f"{base}.{name}", result
             holder = self.temp()
             return f"(None if ({holder} := {base}) is None else {holder}.{name})", result
+        if kind.model is OrderAmounts and name == "discount_total" and found.type.kind == "money":
+            if not kind.nullable:
+                return f"_discount_total({base})", result
+            holder = self.temp()
+            return f"(None if ({holder} := {base}) is None else _discount_total({holder}))", result
         tail = {"utc": ".utc", "reveal": ".reveal()"}.get(found.access, ".amount")
         if kind.nullable:
             holder = self.temp()
@@ -740,7 +804,7 @@ class ExprCompiler:
             return f"{left}.{method}({right})"
         assert op == "matches" and isinstance(node.right, Literal)
         pattern = self.regex(node.right)
-        return f"_matches({pattern}, {left})"
+        return f"{pattern}({left})"
 
     def regex(self, literal: Literal) -> str:
         import re2
@@ -763,7 +827,7 @@ class ExprCompiler:
                 literal.start,
                 expected="an RE2 regular expression (no backreferences or lookaround)",
             ) from None
-        return self.const(compiled)
+        return self.const(_searcher(compiled))
 
     # quantifiers and calls ----------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ConditionTrace",
     "Decision",
+    "LazyTrace",
     "Override",
     "PlannedAction",
     "RuleOutcome",
@@ -116,7 +118,44 @@ class RuleTrace:
         return "\n".join(lines)
 
 
-@attrs.frozen(slots=True)
+class LazyTrace:
+    """A decision's rule traces, put into words the first time they are read.
+
+    Evaluating with ``explain=True`` records the values behind each test; turning them
+    into :class:`RuleTrace` lines (formatting values, masking personal data) waits
+    until :attr:`Decision.trace` is read, and happens once. It compares, hashes and
+    prints as the traces themselves.
+    """
+
+    __slots__ = ("_build", "_traces")
+
+    def __init__(self, build: Callable[[], tuple[RuleTrace, ...]]) -> None:
+        self._build: Callable[[], tuple[RuleTrace, ...]] | None = build
+        self._traces: tuple[RuleTrace, ...] = ()
+
+    def get(self) -> tuple[RuleTrace, ...]:
+        """The traces (built on the first call)."""
+        build = self._build
+        if build is not None:
+            self._traces = build()
+            self._build = None
+        return self._traces
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyTrace):
+            return self.get() == other.get()
+        if isinstance(other, tuple):
+            return self.get() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.get())
+
+    def __repr__(self) -> str:
+        return repr(self.get())
+
+
+@attrs.frozen(slots=True, repr=False)
 class Decision:
     """The result of evaluating a rule set on one order; the order itself is untouched.
 
@@ -143,7 +182,22 @@ class Decision:
     overridden: tuple[Override, ...] = ()
     shadowed: tuple[str, ...] = ()
     errors: tuple[tuple[str, str], ...] = ()
-    trace: tuple[RuleTrace, ...] | None = None
+    _trace: tuple[RuleTrace, ...] | LazyTrace | None = attrs.field(default=None, alias="trace")
+
+    @property
+    def trace(self) -> tuple[RuleTrace, ...] | None:
+        """One :class:`RuleTrace` per rule when evaluated with ``explain=True``, else ``None``."""
+        found = self._trace
+        return found.get() if isinstance(found, LazyTrace) else found
+
+    def __repr__(self) -> str:
+        fields = (
+            f"ruleset={self.ruleset!r}, version={self.version!r}, order_id={self.order_id!r}, "
+            f"evaluated_at={self.evaluated_at!r}, actions={self.actions!r}, "
+            f"matched={self.matched!r}, overridden={self.overridden!r}, "
+            f"shadowed={self.shadowed!r}, errors={self.errors!r}, trace={self.trace!r}"
+        )
+        return f"Decision({fields})"
 
     def actions_named(self, name: str) -> tuple[Action, ...]:
         """The actions called ``name`` (``"add_gift"``), in order."""

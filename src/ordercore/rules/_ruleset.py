@@ -28,6 +28,7 @@ from ordercore.rules._context import EMPTY_CONTEXT, RuleContext
 from ordercore.rules._decision import (
     ConditionTrace,
     Decision,
+    LazyTrace,
     Override,
     PlannedAction,
     RuleOutcome,
@@ -196,12 +197,19 @@ class _Frame:
 
     def __init__(self, context: RuleContext, order: Order, tz: ZoneInfo, budget: int) -> None:
         self._context = context
-        self.now = context.clock()
+        now = context.now
+        self.now = now if now is not None else context.clock()
         self._tz = tz
         self._today: datetime | None = None
-        self.combined = tuple(context.combined) or (order,)
+        combined = context.combined
+        self.combined = (combined if type(combined) is tuple else tuple(combined)) or (order,)
         self._visited = 0
         self.budget = budget
+
+    def restart(self) -> _Frame:
+        """The frame for evaluating again from the start: the same time, nothing visited."""
+        self._visited = 0
+        return self
 
     @property
     def today(self) -> datetime:
@@ -253,6 +261,11 @@ class _BudgetExceeded(Exception):
 
 # -- the rule set ---------------------------------------------------------------------------
 
+#: A decision's actions, matched rules, overridden actions and shadowed rules.
+_Outcome = tuple[tuple[PlannedAction, ...], tuple[str, ...], tuple[Override, ...], tuple[str, ...]]
+#: How many match sets a rule set keeps the outcome of.
+_OUTCOMES_KEPT: Final = 4096
+
 
 class RuleSet:
     """A validated, compiled rule set. Build one with :func:`load_rules` or the ``from_*``
@@ -296,6 +309,7 @@ class RuleSet:
         default_mode: str,
         generated: str,
         limits: Limits,
+        fused: Any = None,
     ) -> None:
         self.name = name
         self.version = version
@@ -313,6 +327,14 @@ class RuleSet:
         self._compiled = tuple(compiled)
         self._active = tuple(item for item in compiled if item.rule.enabled)
         self._simple = not any(item.first or item.resolves for item in self._active)
+        # One function testing every enabled rule's condition, returning a bit per match
+        # (bit i: the i-th enabled rule); any exception in it means evaluating rule by
+        # rule, which keeps on_error exact. Built by _build; None means rule by rule.
+        self._fused = fused
+        self._bits = tuple((1 << index, item) for index, item in enumerate(self._active))
+        # Matched bits -> the decision's actions, matched, overridden and shadowed, for
+        # the match sets whose winners resolve nothing against the context.
+        self._outcomes: dict[int, _Outcome] = {}
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.name} v{self.version}: {len(self.rules)} rules from {self.source}>"
@@ -419,9 +441,26 @@ class RuleSet:
             RuleEvaluationError: a rule failed (with ``on_error: raise``).
             RuleConflict: two rules set one slot (with ``conflicts: error``).
         """
-        frame = _Frame(context or EMPTY_CONTEXT, order, self._tz, self.limits.items)
+        if context is None:
+            context = EMPTY_CONTEXT
+        frame = _Frame(context, order, self._tz, self.limits.items)
         if explain:
-            return self._evaluate_traced(order, context or EMPTY_CONTEXT, frame)
+            return self._evaluate_traced(order, context, frame)
+        fused = self._fused
+        if fused is None:
+            return self._evaluate_each(order, context, frame)
+        try:
+            mask = fused(order, frame)
+        except Exception:
+            return self._evaluate_each(order, context, frame.restart())
+        found = self._outcomes.get(mask)
+        if found is not None:
+            return Decision(self.name, self.version, order.id, frame.now, *found)
+        matched = [item for bit, item in self._bits if mask & bit]
+        return self._decide(order, context, frame, matched, None, None, mask)
+
+    def _evaluate_each(self, order: Order, context: RuleContext, frame: _Frame) -> Decision:
+        """Evaluate rule by rule, each failure caught on its own (on_error)."""
         matched: list[_Compiled] = []
         errors: list[tuple[str, str]] | None = None
         for item in self._active:
@@ -434,7 +473,7 @@ class RuleSet:
             return Decision(
                 self.name, self.version, order.id, frame.now, errors=tuple(errors or ())
             )
-        return self._decide(order, context or EMPTY_CONTEXT, frame, matched, errors, None)
+        return self._decide(order, context, frame, matched, errors, None)
 
     def _failed(
         self, item: _Compiled, error: Exception, errors: list[tuple[str, str]] | None
@@ -478,6 +517,7 @@ class RuleSet:
         matched: list[_Compiled],
         errors: list[tuple[str, str]] | None,
         raw: list[tuple[_Compiled, bool | None, list[tuple[Any, ...]], str | None]] | None,
+        mask: int | None = None,
     ) -> Decision:
         winners: list[_Compiled] = []
         shadowed: dict[str, str] = {}
@@ -525,18 +565,26 @@ class RuleSet:
                         continue
                     seen.add(key)
                 actions.append(planned)
-        trace = None if raw is None else _Explanation(raw, shadowed)
+        outcome: _Outcome = (
+            tuple(actions),
+            tuple(item.rule.name for item in winners),
+            tuple(overridden),
+            tuple(shadowed),
+        )
+        if (
+            mask is not None
+            and len(self._outcomes) < _OUTCOMES_KEPT
+            and not any(item.resolves for item in winners)
+        ):
+            self._outcomes[mask] = outcome
         return Decision(
             self.name,
             self.version,
             order.id,
             frame.now,
-            actions=tuple(actions),
-            matched=tuple(item.rule.name for item in winners),
-            overridden=tuple(overridden),
-            shadowed=tuple(shadowed),
+            *outcome,
             errors=tuple(errors or ()),
-            trace=trace.rules() if trace is not None else None,
+            trace=None if raw is None else LazyTrace(_Explanation(raw, shadowed).rules),
         )
 
     def evaluate_many(
@@ -773,7 +821,8 @@ def _build(root: _Located, source: str, limits: Limits) -> RuleSet:
     order = sorted(range(len(rules)), key=lambda i: (-rules[i].priority, i))
     rules = [rules[i] for i in order]
     compiled_exprs = [compiled_exprs[i] for i in order]
-    generated, namespace = _generate(name, compiled_exprs, compiler)
+    active = [p for p, rule in enumerate(rules) if rule.enabled]
+    generated, namespace = _generate(name, compiled_exprs, compiler, active)
     compiled: list[_Compiled] = []
     for position, (rule, expr) in enumerate(zip(rules, compiled_exprs, strict=True)):
         compiled.append(
@@ -801,6 +850,7 @@ def _build(root: _Located, source: str, limits: Limits) -> RuleSet:
         default_mode=default_mode,
         generated=generated,
         limits=limits,
+        fused=namespace["fused"],
     )
 
 
@@ -936,17 +986,33 @@ def _build_actions(
 
 
 def _generate(
-    name: str, exprs: Sequence[CompiledExpr], compiler: ExprCompiler
+    name: str, exprs: Sequence[CompiledExpr], compiler: ExprCompiler, active: Sequence[int]
 ) -> tuple[str, dict[str, Any]]:
-    """Write every rule's two functions as one module and compile it."""
+    """Write every rule's two functions, and one testing every rule in ``active``, as one
+    module and compile it.
+
+    ``fused(o, e)`` returns an int with bit ``i`` set when the ``i``-th rule of
+    ``active`` matches; it tests them in that order, each exactly as its ``rule_<n>``.
+    """
     lines = [f"# rule set {name}: generated by ordercore.rules from its own syntax tree"]
     for position, expr in enumerate(exprs):
         lines.append(f"def rule_{position}(o, e):\n    return {expr.plain}\n")
         lines.append(f"def traced_{position}(o, e, T):\n    return {expr.traced}\n")
+    body = ["def fused(o, e):", "    m = 0"]
+    for bit, position in enumerate(active):
+        body.append(f"    if {exprs[position].plain}:\n        m |= {1 << bit}")
+    body.append("    return m\n")
+    fused = "\n".join(body)
     generated = "\n".join(lines)
     namespace: dict[str, Any] = {"__builtins__": dict(BUILTINS), **RUNTIME, **compiler.constants}
     code = compile(generated, f"<ordercore.rules {name}>", "exec")
     exec(code, namespace)
+    try:
+        exec(compile(fused, f"<ordercore.rules {name}, fused>", "exec"), namespace)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):  # pragma: no cover
+        namespace["fused"] = None  # too big for one function: rule by rule
+    else:
+        generated += "\n" + fused
     return generated, namespace
 
 
