@@ -257,9 +257,10 @@ def test_any_text_either_loads_or_raises_rule_load_error(text: str) -> None:
 
 
 # YAML the loader does not turn into RuleLoadError yet (see the xfail tests below): tags
-# (``!foo``, and ``=``, YAML's value tag), anchors and aliases, and scalars YAML reads as
+# (``!foo``, and ``=`` and ``<<``, YAML's value and merge keys where a value stands),
+# anchors and aliases, and scalars YAML reads as
 # dates or numbers and then fails to build.
-_KNOWN_YAML_GAPS = re.compile(r"[!&*=]|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
+_KNOWN_YAML_GAPS = re.compile(r"[!&*=]|<<|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
 
 
 @FUZZ
@@ -284,6 +285,7 @@ _VALID_HEAD = "ruleset: t\nversion: 1\nrules:\n  - name: r\n    when: true\n    
     "text",
     [
         "0: =",
+        "0: <<",
         _VALID_HEAD + "description: !foo bar\n",
         _VALID_HEAD + "description: !!int abc\n",
         _VALID_HEAD + "description: 2026-13-45\n",
