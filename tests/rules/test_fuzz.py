@@ -1036,9 +1036,9 @@ class Spec:
             ],
         }
 
-    def expect(self, order: Order) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def expect(self, order: Order, context: RuleContext) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The rules that match and the rules that fail, both in evaluation order."""
-        env = {"order": order, "combined": (order,)}
+        env = {"order": order, "combined": tuple(context.combined) or (order,)}
         ranked = sorted(range(len(self.conditions)), key=lambda i: (-self.priorities[i], i))
         matched, failed = [], []
         for index in ranked:
@@ -1066,14 +1066,16 @@ rule_sets = st.builds(
 ).map(lambda spec: attrs.evolve(spec, priorities=spec.priorities[: len(spec.conditions)]))
 
 
-def _check_against_reference(spec: Spec, rules: RuleSet, order: Order, *, explain: bool) -> None:
-    matched, failed = spec.expect(order)
+def _check_against_reference(
+    spec: Spec, rules: RuleSet, order: Order, *, explain: bool, context: RuleContext = CONTEXT
+) -> None:
+    matched, failed = spec.expect(order, context)
     if failed and spec.on_error == "raise":
         with pytest.raises(RuleEvaluationError) as caught:
-            rules.evaluate(order, CONTEXT, explain=explain)
+            rules.evaluate(order, context, explain=explain)
         assert caught.value.rule == failed[0]
         return
-    decision = rules.evaluate(order, CONTEXT, explain=explain)
+    decision = rules.evaluate(order, context, explain=explain)
     assert decision.matched == matched, [c.text for c in spec.conditions]
     assert tuple(name for name, _ in decision.errors) == failed
     if explain:
@@ -1109,6 +1111,12 @@ def test_generated_conditions_agree_with_the_reference_evaluator(spec: Spec) -> 
     for order in ORDERS:
         _check_against_reference(spec, rules, order, explain=False)
         _check_against_reference(spec, rules, order, explain=True)
+    # orders shipping together: ``combined`` is the context's, and the order one of them
+    together = (ORDERS[2], ORDERS[5], ORDERS[-2])
+    shipping = RuleContext(now=NOW, stock=STOCK, combined=together)  # type: ignore[arg-type]
+    for order in shipping.combined:
+        _check_against_reference(spec, rules, order, explain=False, context=shipping)
+        _check_against_reference(spec, rules, order, explain=True, context=shipping)
 
 
 @FUZZ
