@@ -188,6 +188,9 @@ class _Compiled:
     first: bool  # its group's mode is "first"
     resolves: bool  # some action depends on the context
     position: int
+    # Per action: its PlannedAction when the action resolves nothing (its type keeps the
+    # default Action.resolve, which returns the action), else None.
+    planned: tuple[PlannedAction | None, ...] = ()
 
 
 class _Frame:
@@ -540,10 +543,12 @@ class RuleSet:
             context = attrs.evolve(context, now=frame.now)
         for item in winners:
             rule = item.rule
-            for action in rule.actions:
-                if item.resolves:
+            for action, fixed in zip(rule.actions, item.planned, strict=True):
+                if fixed is None:
                     action = action.resolve(order, context)
-                planned = PlannedAction(rule.name, action, rule.priority, rule.group)
+                    planned = PlannedAction(rule.name, action, rule.priority, rule.group)
+                else:
+                    planned = fixed
                 slot = action.slot
                 if slot is not None:
                     kept = slots.get(slot)
@@ -834,6 +839,12 @@ def _build(root: _Located, source: str, limits: Limits) -> RuleSet:
                 first=groups.get(rule.group, default_mode) == "first",
                 resolves=any(type(action).resolve is not Action.resolve for action in rule.actions),
                 position=position,
+                planned=tuple(
+                    PlannedAction(rule.name, action, rule.priority, rule.group)
+                    if type(action).resolve is Action.resolve
+                    else None
+                    for action in rule.actions
+                ),
             )
         )
     return RuleSet(
