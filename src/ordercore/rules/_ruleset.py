@@ -103,18 +103,61 @@ def _compose(text: str, source: str) -> Any:
             f"{source}: the file is empty", source=source, expected="a rule set mapping"
         )
     constructor = yaml.SafeLoader("")
+    seen: set[int] = set()
+
+    def refuse(node: yaml.Node, problem: str, expected: str) -> RuleLoadError:
+        line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        return RuleLoadError(
+            f"{_place(source, line, column)}: {problem}",
+            source=source,
+            line=line,
+            column=column,
+            expected=expected,
+        )
+
+    def scalar(node: yaml.Node) -> Any:
+        if node.tag.startswith("!") and not node.tag.startswith("!!"):
+            raise refuse(
+                node,
+                f"the YAML tag {safe_repr(node.tag, limit=40)} is not allowed",
+                "a plain value",
+            )
+        try:
+            return constructor.construct_object(node)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as error:
+            problem = getattr(error, "problem", None) or str(error)
+            raise refuse(
+                node, f"not a valid value: {safe_repr(problem, limit=120)}", "a plain value"
+            ) from None
 
     def convert(node: yaml.Node) -> _Located:
+        # An alias makes the composer hand out the same node again: refusing any node seen
+        # twice keeps a file from expanding (or looping) without bound.
+        if id(node) in seen:
+            raise refuse(
+                node,
+                "YAML anchors and aliases (&name / *name) are not allowed in rule sets",
+                "each value written out",
+            )
+        seen.add(id(node))
         line, column = node.start_mark.line + 1, node.start_mark.column + 1
         if isinstance(node, yaml.MappingNode):
             mapping: dict[str, _Located] = {}
             for key_node, value_node in node.value:
-                key = constructor.construct_object(key_node)
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise refuse(
+                        key_node,
+                        "YAML merge keys (<<) are not allowed in rule sets",
+                        "each key written out",
+                    )
+                key = scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None and not isinstance(key_node, yaml.ScalarNode):
+                    raise refuse(key_node, "a mapping key must be a plain value", "a name")
                 mapping[str(key)] = convert(value_node)
             return _Located(mapping, line, column)
         if isinstance(node, yaml.SequenceNode):
             return _Located([convert(item) for item in node.value], line, column)
-        value = constructor.construct_object(node)
+        value = scalar(node)
         raw = text[node.start_mark.index : node.end_mark.index]
         return _Located(value, line, column, raw, line, column)
 
