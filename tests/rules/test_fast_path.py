@@ -369,3 +369,28 @@ def test_decimal_answers_are_unchanged() -> None:
     for order in ORDERS[:60]:
         want = order.amounts.discount_total.amount >= Decimal("0.01")
         assert (rules.evaluate(order, RuleContext(now=NOW)).matched == ("d",)) is want
+
+
+def test_equal_actions_of_two_rules_apply_once() -> None:
+    """An additive action two rules ask for alike is planned once, resolved or not."""
+    data = {
+        "ruleset": "twice",
+        "version": 1,
+        "rules": [
+            {"name": "a", "priority": 2, "when": "true", "then": [{"tag": "x"}, {"tag": "y"}]},
+            {"name": "b", "priority": 1, "when": "true", "then": [{"tag": "x"}]},
+            {"name": "c", "when": "true", "then": [{"add_gift": {"sku": "PIL-001"}}]},
+            {"name": "d", "when": "true", "then": [{"add_gift": {"sku": "PIL-001"}}]},
+            {"name": "e", "when": "true", "then": [{"add_gift": {"sku": "TEA-LJ-250"}}]},
+        ],
+    }
+    rules = RuleSet.from_dict(data)
+    for _ in range(2):
+        decision = rules.evaluate(ORDERS[0], RuleContext(now=NOW, stock={"PIL-001": 2}))
+        assert [(p.rule, p.action.describe()) for p in decision.actions] == [
+            ("a", "tag tags=['x']"),
+            ("a", "tag tags=['y']"),
+            ("c", decision.actions[2].action.describe()),
+            ("e", decision.actions[3].action.describe()),
+        ]
+        assert [p.action.sku for p in decision.actions[2:]] == ["PIL-001", "TEA-LJ-250"]  # type: ignore[attr-defined]

@@ -231,9 +231,11 @@ class _Compiled:
     first: bool  # its group's mode is "first"
     resolves: bool  # some action depends on the context
     position: int
-    # Per action: its PlannedAction when the action resolves nothing (its type keeps the
-    # default Action.resolve, which returns the action), else None.
-    planned: tuple[PlannedAction | None, ...] = ()
+    # Per action: the action; its PlannedAction when it resolves nothing (its type keeps
+    # the default Action.resolve, which returns the action), else None; and then its slot
+    # and, for an additive action, a number standing for (name, action), equal for equal
+    # actions (None: work both out at evaluation).
+    steps: tuple[tuple[Action, PlannedAction | None, str | None, int | None], ...] = ()
 
 
 class _Frame:
@@ -309,6 +311,9 @@ class _BudgetExceeded(Exception):
 
 #: A decision's actions, matched rules, overridden actions and shadowed rules.
 _Outcome = tuple[tuple[PlannedAction, ...], tuple[str, ...], tuple[Override, ...], tuple[str, ...]]
+#: The rules that win their groups, the shadowed ones (-> who won) and whether a winner
+#: resolves an action against the context.
+_Winners = tuple[tuple["_Compiled", ...], dict[str, str], bool]
 #: How many match sets a rule set keeps the outcome of.
 _OUTCOMES_KEPT: Final = 4096
 
@@ -381,6 +386,14 @@ class RuleSet:
         # Matched bits -> the decision's actions, matched, overridden and shadowed, for
         # the match sets whose winners resolve nothing against the context.
         self._outcomes: dict[int, _Outcome] = {}
+        # Matched bits -> the winners, the shadowed rules and whether a winner resolves.
+        self._winners: dict[int, _Winners] = {}
+        self._tokens: dict[tuple[str, Action], int] = {
+            (action.name, action): key
+            for item in self._compiled
+            for action, _, _, key in item.steps
+            if key is not None
+        }
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.name} v{self.version}: {len(self.rules)} rules from {self.source}>"
@@ -565,34 +578,28 @@ class RuleSet:
         raw: list[tuple[_Compiled, bool | None, list[tuple[Any, ...]], str | None]] | None,
         mask: int | None = None,
     ) -> Decision:
-        winners: list[_Compiled] = []
-        shadowed: dict[str, str] = {}
-        taken_groups: dict[str, str] = {}
-        for item in matched:
-            rule = item.rule
-            if item.first:
-                holder = taken_groups.get(rule.group)
-                if holder is not None:
-                    shadowed[rule.name] = holder
-                    continue
-                taken_groups[rule.group] = rule.name
-            winners.append(item)
+        known = None if mask is None else self._winners.get(mask)
+        if known is None:
+            known = _winners_of(matched)
+            if mask is not None and len(self._winners) < _OUTCOMES_KEPT:
+                self._winners[mask] = known
+        winners, shadowed, resolves = known
         actions: list[PlannedAction] = []
         overridden: list[Override] = []
         slots: dict[str, PlannedAction] = {}
-        seen: set[tuple[str, Any]] = set()
-        if context.now is None and any(item.resolves for item in winners):
+        seen: set[Any] = set()
+        if resolves and context.now is None:
             # Actions settled against the context see the same time as the conditions.
             context = attrs.evolve(context, now=frame.now)
         for item in winners:
             rule = item.rule
-            for action, fixed in zip(rule.actions, item.planned, strict=True):
+            for action, fixed, slot, key in item.steps:
                 if fixed is None:
                     action = action.resolve(order, context)
                     planned = PlannedAction(rule.name, action, rule.priority, rule.group)
+                    slot = action.slot
                 else:
                     planned = fixed
-                slot = action.slot
                 if slot is not None:
                     kept = slots.get(slot)
                     if kept is not None:
@@ -608,10 +615,15 @@ class RuleSet:
                         continue
                     slots[slot] = planned
                 else:
-                    key = (action.name, action)
-                    if key in seen:
+                    if fixed is None or key is None:
+                        pair = (action.name, action)
+                        # a resolved action equal to one that resolves nothing: its number
+                        found = self._tokens.get(pair, pair)
+                    else:
+                        found = key
+                    if found in seen:
                         continue
-                    seen.add(key)
+                    seen.add(found)
                 actions.append(planned)
         outcome: _Outcome = (
             tuple(actions),
@@ -619,11 +631,7 @@ class RuleSet:
             tuple(overridden),
             tuple(shadowed),
         )
-        if (
-            mask is not None
-            and len(self._outcomes) < _OUTCOMES_KEPT
-            and not any(item.resolves for item in winners)
-        ):
+        if mask is not None and not resolves and len(self._outcomes) < _OUTCOMES_KEPT:
             self._outcomes[mask] = outcome
         return Decision(
             self.name,
@@ -640,6 +648,42 @@ class RuleSet:
     ) -> list[Decision]:
         """Evaluate each of ``orders`` with the same context."""
         return [self.evaluate(order, context) for order in orders]
+
+
+def _winners_of(matched: Sequence[_Compiled]) -> _Winners:
+    """Drop the rules a higher-priority rule of their ``first`` group shadows."""
+    winners: list[_Compiled] = []
+    shadowed: dict[str, str] = {}
+    taken_groups: dict[str, str] = {}
+    for item in matched:
+        rule = item.rule
+        if item.first:
+            holder = taken_groups.get(rule.group)
+            if holder is not None:
+                shadowed[rule.name] = holder
+                continue
+            taken_groups[rule.group] = rule.name
+        winners.append(item)
+    return tuple(winners), shadowed, any(item.resolves for item in winners)
+
+
+def _steps(
+    rule: Rule, tokens: dict[tuple[str, Action], int]
+) -> tuple[tuple[Action, PlannedAction | None, str | None, int | None], ...]:
+    steps: list[tuple[Action, PlannedAction | None, str | None, int | None]] = []
+    for action in rule.actions:
+        if type(action).resolve is not Action.resolve:
+            steps.append((action, None, None, None))
+            continue
+        planned = PlannedAction(rule.name, action, rule.priority, rule.group)
+        key: int | None = None
+        if action.slot is None:
+            try:
+                key = tokens.setdefault((action.name, action), len(tokens))
+            except TypeError:  # an unhashable parameter: fails as (name, action) would
+                key = None
+        steps.append((action, planned, action.slot, key))
+    return tuple(steps)
 
 
 def _error_text(error: Exception) -> str:
@@ -872,6 +916,7 @@ def _build(root: _Located, source: str, limits: Limits) -> RuleSet:
     active = [p for p, rule in enumerate(rules) if rule.enabled]
     generated, namespace = _generate(name, compiled_exprs, compiler, active)
     compiled: list[_Compiled] = []
+    tokens: dict[tuple[str, Action], int] = {}
     for position, (rule, expr) in enumerate(zip(rules, compiled_exprs, strict=True)):
         compiled.append(
             _Compiled(
@@ -882,12 +927,7 @@ def _build(root: _Located, source: str, limits: Limits) -> RuleSet:
                 first=groups.get(rule.group, default_mode) == "first",
                 resolves=any(type(action).resolve is not Action.resolve for action in rule.actions),
                 position=position,
-                planned=tuple(
-                    PlannedAction(rule.name, action, rule.priority, rule.group)
-                    if type(action).resolve is Action.resolve
-                    else None
-                    for action in rule.actions
-                ),
+                steps=_steps(rule, tokens),
             )
         )
     return RuleSet(
