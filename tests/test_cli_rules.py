@@ -368,6 +368,57 @@ class TestDryRun:
         assert "1 it could not run" in out
 
 
+class TestExplainContext:
+    def test_a_pack_with_carrier_rates(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """pack:carriers explains the D19 switch from the rates given on the command line."""
+        args = ["rules", "explain", "pack:carriers", str(ORDER), "--carrier", "SF=0.61"]
+        assert main([*args, "--carrier", "ZTO=0.9"]) == _EXIT_OK
+        out = capsys.readouterr().out
+        assert "-> ZTO (SF 0.61, ZTO 0.9, YTO ?)" in out
+        assert 'carrier_success("SF", 24h) = 0.61 < 0.65' in out
+        assert main(["rules", "explain", "pack:carriers", str(ORDER)]) == _EXIT_OK
+        assert "-> set_carrier carrier=SF" in capsys.readouterr().out
+
+    def test_history_counters(self, capsys: pytest.CaptureFixture[str]) -> None:
+        order = load_order_json(ORDER.read_bytes())
+        phone = order.receiver.phone.reveal()  # type: ignore[union-attr]
+        args = ["rules", "explain", "pack:risk", str(ORDER), "--history"]
+        assert main([*args, f"returns:{phone}=6/3"]) == _EXIT_OK
+        out = capsys.readouterr().out
+        assert "many-returns-same-phone: matched" in out and "-> freeze" in out
+        assert phone not in out  # the trace masks it
+        assert main([*args, f"returns:{phone}=6"]) == _EXIT_OK  # 6 returns, 6 orders
+        assert "many-returns-same-phone: matched" in capsys.readouterr().out
+        assert main([*args, f"returns:{phone}=6/2"]) == _EXIT_OK
+        assert "many-returns-same-phone: not_matched" in capsys.readouterr().out
+
+    @pytest.mark.parametrize(
+        ("option", "value"),
+        [
+            ("--carrier", "SF"),
+            ("--carrier", "SF=1.5"),
+            ("--carrier", "SF=nan"),
+            ("--history", "returns=6"),
+            ("--history", "returns:x=six"),
+        ],
+    )
+    def test_bad_values_are_usage_errors(
+        self, option: str, value: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit) as caught:
+            main(["rules", "explain", "pack:risk", str(ORDER), option, value])
+        assert caught.value.code == _EXIT_USAGE
+        assert "expected" in capsys.readouterr().err
+
+    def test_an_unknown_pack_is_an_error(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["rules", "explain", "pack:nope", str(ORDER)]) == _EXIT_ERROR
+        assert "no built-in rule pack 'nope'" in capsys.readouterr().err
+
+    def test_check_takes_a_pack(self, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["rules", "check", "pack:review"]) == _EXIT_OK
+        assert "valid rule set ordercore.review v1: 3 rules" in capsys.readouterr().out
+
+
 class TestPacks:
     def test_the_list_names_every_pack_and_its_rules(
         self, capsys: pytest.CaptureFixture[str]

@@ -11,7 +11,7 @@
     ordercore inventory repair URL [--yes]
     ordercore inventory show URL [--sku SKU] [--location LOC] [--json]
     ordercore rules check FILE [--show-code] [--json]
-    ordercore rules explain FILE ORDER.json [--now ISO] [--stock SKU=N ...]
+    ordercore rules explain FILE|pack:NAME ORDER.json [--now ISO] [--stock SKU=N ...] ...
     ordercore rules dry-run --store URL --candidate FILE [--active FILE] [--since ISO] ...
     ordercore rules packs [--show NAME | --write DIR [--force]] [--json]
     ordercore plugins

@@ -3,7 +3,8 @@
 ::
 
     ordercore rules check FILE [--show-code] [--json]
-    ordercore rules explain FILE ORDER.json [--now ISO] [--stock SKU=N ...]
+    ordercore rules explain FILE|pack:NAME ORDER.json [--now ISO] [--stock SKU=N ...]
+                            [--carrier CARRIER=RATE ...] [--history COUNTER:KEY=N[/ORDERS] ...]
     ordercore rules dry-run --store URL --candidate FILE [--active FILE] [--since ISO]
                             [--until ISO] [--now ISO] [--limit N] [--show N] [--json] [--quiet]
     ordercore rules packs [--show NAME | --write DIR [--force]] [--json]
@@ -19,6 +20,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 from zoneinfo import ZoneInfo
@@ -162,10 +164,8 @@ def _describe_rules(rules: RuleSet) -> list[str]:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from ordercore.rules import load_rules
-
     try:
-        rules = load_rules(args.file)
+        rules = _load_named(args.file)
     except RuleLoadError as error:
         if args.json:
             document = {
@@ -271,14 +271,66 @@ def _stock_level(text: str) -> tuple[str | tuple[str, str], int]:
     return ((sku, location) if at else sku), int(units)
 
 
+def _carrier_rate(text: str) -> tuple[str, Decimal]:
+    """``CARRIER=RATE`` with RATE a delivery success rate from 0 to 1 (``SF=0.61``)."""
+    carrier, sep, rate = text.partition("=")
+    try:
+        value = Decimal(rate.strip())
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not sep or not carrier or not value.is_finite() or not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(
+            f"expected CARRIER=RATE with RATE from 0 to 1 (e.g. SF=0.61), got {text!r}"
+        )
+    return carrier, value
+
+
+def _history_count(text: str) -> tuple[str, str, tuple[int, int]]:
+    """``COUNTER:KEY=N`` or ``COUNTER:KEY=N/ORDERS`` (``returns:13800138000=6/3``)."""
+    head, sep, counts = text.rpartition("=")
+    counter, colon, key = head.partition(":")
+    count, slash, orders = counts.partition("/")
+    numbers = [count, orders] if slash else [count]
+    if (
+        not sep
+        or not colon
+        or not counter
+        or not key
+        or not all(n.strip().isdigit() for n in numbers)
+    ):
+        raise argparse.ArgumentTypeError(
+            f"expected COUNTER:KEY=N or COUNTER:KEY=N/ORDERS (e.g. returns:13800138000=6/3), "
+            f"got {text!r}"
+        )
+    total = int(count)
+    return counter, key, (total, int(orders) if slash else total)
+
+
+def _load_named(file: str) -> RuleSet:
+    """A rule set file, or ``pack:NAME`` for a built-in pack."""
+    from ordercore.rules import load_pack, load_rules
+
+    if file.startswith("pack:"):
+        return load_pack(file.removeprefix("pack:"))
+    return load_rules(file)
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from ordercore.rules import RuleContext, load_rules
+    from ordercore.rules import RuleContext
     from ordercore.schema import load_order_json
 
-    rules = load_rules(args.file)
+    rules = _load_named(args.file)
     order = load_order_json(Path(args.order).read_bytes())
     stock: dict[Any, int] = dict(args.stock)
-    context = RuleContext(now=args.now, stock=stock or None)
+    history: dict[str, dict[str, tuple[int, int]]] = {}
+    for counter, key, counts in args.history:
+        history.setdefault(counter, {})[key] = counts
+    context = RuleContext(
+        now=args.now,
+        stock=stock or None,
+        carriers=dict(args.carrier) or None,
+        history=history or None,
+    )
     decision = rules.evaluate(order, context, explain=True)
     print(decision.explain())
     print(f"(evaluated with now = {decision.evaluated_at.astimezone(UTC).isoformat()})")
@@ -293,11 +345,15 @@ def _add_explain(action: ActionFactory) -> None:
         "Evaluate the rule set on the order in ORDER.json (a canonical order as JSON, of any "
         "schema version this ordercore reads) and print the decision: the actions in order, "
         "what was overridden, then each rule's outcome with the values behind every test of "
-        "its condition (personal data masked). Stock levels for stock(...) come from --stock; "
-        "without, stock() is null.",
+        "its condition (personal data masked). FILE may be pack:NAME for a built-in pack. "
+        "The context comes from the options: --stock for stock(...), --carrier for "
+        "carrier_success(...), --history for history_count(...) and history_orders(...); "
+        "without them, stock() and carrier_success() are null and counters are 0.",
         {_EXIT_OK: "the decision is printed"},
     )
-    explain.add_argument("file", metavar="FILE", help="the rule set (.yaml, .yml, .json)")
+    explain.add_argument(
+        "file", metavar="FILE", help="the rule set (.yaml, .yml, .json), or pack:NAME"
+    )
     explain.add_argument("order", metavar="ORDER.json", help="the order, as canonical JSON")
     explain.add_argument(
         "--now",
@@ -312,6 +368,23 @@ def _add_explain(action: ActionFactory) -> None:
         default=[],
         metavar="SKU=N",
         help="units available of a SKU (SKU@LOCATION=N for one location); repeatable",
+    )
+    explain.add_argument(
+        "--carrier",
+        type=_carrier_rate,
+        action="append",
+        default=[],
+        metavar="CARRIER=RATE",
+        help="a carrier's delivery success rate, 0 to 1 (SF=0.61); repeatable",
+    )
+    explain.add_argument(
+        "--history",
+        type=_history_count,
+        action="append",
+        default=[],
+        metavar="COUNTER:KEY=N[/ORDERS]",
+        help="a history counter: N returns or orders for KEY (a phone, an address), over "
+        "ORDERS different orders (default N); e.g. returns:13800138000=6/3; repeatable",
     )
     explain.set_defaults(run=_cmd_explain)
 
@@ -348,11 +421,11 @@ def _in_zone(value: datetime | None, zone: str) -> datetime | None:
 
 def _cmd_dry_run(args: argparse.Namespace) -> int:
     from ordercore.progress import Progress
-    from ordercore.rules import RuleContext, load_rules
+    from ordercore.rules import RuleContext
     from ordercore.rules._versions import dry_run
 
-    candidate = load_rules(args.candidate)
-    active = load_rules(args.active) if args.active else None
+    candidate = _load_named(args.candidate)
+    active = _load_named(args.active) if args.active else None
     since = _in_zone(args.since, candidate.timezone)
     until = _in_zone(args.until, candidate.timezone)
     bar: Progress | None = None
