@@ -394,3 +394,22 @@ def test_equal_actions_of_two_rules_apply_once() -> None:
             ("e", decision.actions[3].action.describe()),
         ]
         assert [p.action.sku for p in decision.actions[2:]] == ["PIL-001", "TEA-LJ-250"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("when", "truth"),
+    [
+        ("order.presale == null", lambda o: o.presale is None),
+        ("order.buyer_note != null", lambda o: o.buyer_note is not None),
+        ("order.attributes.invoice_type == null", lambda o: "invoice_type" not in o.attributes),
+        ("order.paid_at != null", lambda o: o.paid_at is not None),
+        ("not (order.presale.phase == null)", lambda o: o.presale is not None),
+    ],
+)
+def test_comparisons_with_null(when: str, truth: Any) -> None:
+    """``== null`` holds exactly for what is missing, ``!= null`` for what is there."""
+    data = {"ruleset": "n", "version": 1, "rules": [{"name": "n", "when": when, "then": []}]}
+    rules = RuleSet.from_dict(data)
+    results = [rules.evaluate(order, RuleContext(now=NOW)).matched == ("n",) for order in ORDERS]
+    assert results == [bool(truth(order)) for order in ORDERS]
+    assert len(set(results)) == 2  # the orders have both

@@ -778,6 +778,10 @@ class ExprCompiler:
         op = node.op
         dynamic = "any" in (lt.kind, rt.kind)
         if op in ("==", "!="):
+            if rt.kind == "null" and isinstance(node.right, Literal):
+                # Nothing a rule reads equals null but null itself (texts, numbers, Money,
+                # times, enums, custom attribute values): the same answer as _eq.
+                return f"({left} is None)" if op == "==" else f"({left} is not None)"
             if dynamic:
                 code = f"_eq({left}, {right})"
                 return code if op == "==" else f"(not {code})"
