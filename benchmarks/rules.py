@@ -17,10 +17,10 @@ orders waiting for their balance and a buyer note ``matches`` test.
 
 The orders are ``ordercore.testing.OrderFactory`` orders from every channel, made a
 little richer so that every rule matches some of them: engraving attributes on most
-engraved mugs, a few vague addresses, a few phones with many returns, one order in
-ten shipping together with another. Each order has its own context (its time a few
-hours after it was placed; the stock levels; one of two carrier-health snapshots, SF
-healthy or not; the return counters).
+engraved mugs, a few vague addresses, a few clearance discounts of 60 % of the goods,
+a few phones with many returns, one order in ten shipping together with another.
+Each order has its own context (its time a few hours after it was placed; the stock
+levels; one of two carrier-health snapshots, SF healthy or not; the return counters).
 
 Contenders, all timed in the same run on the same orders (rule-set evaluations per
 second, one evaluation = all 20 conditions on one order):
@@ -73,8 +73,9 @@ from typing import Any
 from _harness import Rate, Report, compare, stopwatch
 
 import ordercore
+from ordercore.money import Money
 from ordercore.rules import RuleContext, RuleSet, load_rules
-from ordercore.schema import Order, attribute
+from ordercore.schema import Discount, DiscountFunder, Order, attribute
 from ordercore.testing import OrderFactory
 
 FIXTURE = Path(__file__).resolve().parent / "rules_fixture.yaml"
@@ -130,6 +131,13 @@ def build_orders(count: int, seed: int) -> list[tuple[Order, RuleContext]]:
             )
         if order.receiver is not None and rnd.random() < 0.03:
             changes["receiver"] = order.receiver.evolve(detail=rnd.choice(VAGUE_ADDRESSES))
+        if rnd.random() < 0.02:
+            amounts = order.amounts
+            extra = Money.from_minor(amounts.goods.minor * 6 // 10, amounts.currency)
+            clearance = Discount(funded_by=DiscountFunder.PLATFORM, amount=extra, name="清仓")
+            changes["amounts"] = amounts.evolve(
+                discounts=(*amounts.discounts, clearance), paid=amounts.paid - extra
+            )
         enriched.append(order.evolve(**changes) if changes else order)
     returns: dict[str, tuple[int, int]] = {}
     for order in enriched:
