@@ -55,6 +55,16 @@ gift lines under ``GiftPolicy.DROP`` (adding the rows the reservation holds).
 
 A row lock is never held across a network call: the engine does no I/O inside
 a transaction other than the backend's own statements.
+
+**The one-line reservation (optional).** A backend may also provide
+``reserve_one`` (see :class:`ReserveOne`): the whole of the commonest reservation
+(one located line, no channel, no idempotency key, no backorder, no safety stock
+rule on the SKU) as one transaction of its own, in as few statements as the
+database allows. It writes exactly what the general path writes (the conditional
+counter change, the record, the ledger entry and the ``stock.changed`` message
+built by :func:`stock_payload`), or nothing; :meth:`Inventory.reserve
+<ordercore.inventory.Inventory.reserve>` takes the general path whenever it
+answers that it did not handle the request.
 """
 
 from __future__ import annotations
@@ -63,7 +73,7 @@ import enum
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Final, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
 from ordercore.storage.kit import OutboxEntry
 
@@ -73,8 +83,10 @@ __all__ = [
     "InventoryBackend",
     "InventoryTxn",
     "LedgerRow",
+    "ReserveOne",
     "StockKey",
     "StockRow",
+    "stock_payload",
 ]
 
 #: ``(sku, location)``: the key of one counter row.
@@ -156,6 +168,62 @@ class LedgerRow(NamedTuple):
     actor_kind: str
     actor_id: str
     reason: str | None
+
+
+def stock_payload(sku: str, location: str, row: StockRow, cause: str) -> dict[str, Any]:
+    """The payload of a ``stock.changed`` message: a counter row after a change and its cause.
+
+    Example:
+        >>> stock_payload("MUG", "WH1", StockRow(5, 2, 0, 0, 3), "reserve")["available"]
+        3
+    """
+    return {
+        "sku": sku,
+        "location": location,
+        "on_hand": row[0],
+        "reserved": row[1],
+        "in_transfer": row[2],
+        "damaged": row[3],
+        "available": row[0] - row[1] - row[2],
+        "cause": cause,
+    }
+
+
+class ReserveOne(Protocol):
+    """A backend's one-line reservation: one transaction of its own (optional, see above)."""
+
+    def reserve_one(
+        self,
+        sku: str,
+        location: str,
+        quantity: int,
+        reservation_id: str,
+        expires_at: datetime | None,
+        record: str,
+        at: datetime,
+        actor: tuple[str, str],
+        event_id: str,
+        cause: str,
+    ) -> StockRow | int | None:
+        """Reserve ``quantity`` of ``sku`` at ``location`` for a new reservation, alone.
+
+        In one transaction: unless the SKU has a safety stock rule (setting
+        ``safety:<sku>``), apply the conditional change of ``reserved`` (as
+        :meth:`InventoryTxn.change_stock`), insert the reservation record
+        (status ``active``, ``record`` as its JSON), append its ``reserve`` ledger
+        entry (``actor`` is ``(kind, id)``) and write one outbox message
+        (stream ``stock``, aggregate ``"{sku}@{location}"`` at the row's new
+        version, topic ``stock.changed``, ``event_id``, payload
+        :func:`stock_payload` of the new row with ``cause``); commit.
+
+        Returns:
+            The row after the change (everything written and committed); the
+            units available there now (an ``int``, 0 without a row) when the
+            change was refused; ``None`` when the SKU has a safety stock rule or
+            the reservation id is taken. Nothing is written unless a row is
+            returned.
+        """
+        ...
 
 
 @runtime_checkable

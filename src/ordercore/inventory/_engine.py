@@ -27,6 +27,7 @@ from ordercore.inventory._backend import (
     LedgerRow,
     StockKey,
     StockRow,
+    stock_payload,
 )
 from ordercore.inventory._model import (
     Adjustment,
@@ -70,6 +71,7 @@ STOCK_STREAM: Final = "stock"
 STOCK_TOPIC: Final = "stock.changed"
 
 _SYSTEM: Final = Actor(kind=ActorKind.SYSTEM, id="ordercore.inventory")
+_SYSTEM_ACTOR: Final = (_SYSTEM.kind.value, _SYSTEM.id)
 _FIELDS: Final = ("on_hand", "reserved", "in_transfer", "damaged")
 _HOLDING: Final = frozenset({ReservationStatus.ACTIVE, ReservationStatus.PARTIALLY_COMMITTED})
 _OPEN: Final = frozenset({*_HOLDING, ReservationStatus.BACKORDERED})
@@ -376,16 +378,7 @@ class _Op:
                         aggregate_id=f"{sku}@{location}",
                         aggregate_version=row.version,
                         topic=STOCK_TOPIC,
-                        payload={
-                            "sku": sku,
-                            "location": location,
-                            "on_hand": row.on_hand,
-                            "reserved": row.reserved,
-                            "in_transfer": row.in_transfer,
-                            "damaged": row.damaged,
-                            "available": row.available,
-                            "cause": self.cause,
-                        },
+                        payload=stock_payload(sku, location, row, self.cause),
                     )
                 )
         messages.extend(extra)
@@ -401,6 +394,12 @@ def _short(
     else:
         row = txn.stock_rows(sku, location).get((sku, location))
         available = 0 if row is None else max(row.available, 0)
+    return _shortage(sku, location, requested, available, channel)
+
+
+def _shortage(
+    sku: str, location: str | None, requested: int, available: int, channel: str | None = None
+) -> InsufficientStock:
     where = "over all locations" if location is None else f"at {location}"
     return InsufficientStock(
         f"{requested} units of {sku} requested {where}, {available} available",
@@ -528,6 +527,10 @@ class Inventory:
         self.backend = backend
         self._clock = clock
         self._locations: dict[str, Location] = {}
+        #: The backend's one-line reservation, when it has one (see ``_backend``).
+        self._reserve_one: Callable[..., StockRow | int | None] | None = getattr(
+            backend, "reserve_one", None
+        )
         #: How long a cached forecast is used before it is computed again.
         self.forecast_max_age = forecast_max_age
 
@@ -1081,6 +1084,16 @@ class Inventory:
         if idempotency_key is not None:
             _text_arg("idempotency_key", idempotency_key)
         at = self._now(now)
+        if (
+            idempotency_key is None
+            and self._reserve_one is not None
+            and len(request.lines) == 1
+            and request.channel is None
+            and request.backorder is BackorderPolicy.NONE
+        ):
+            done = self._reserve_simple(request, at)
+            if done is not None:
+                return done
         with self.backend.transaction() as txn:
             if idempotency_key is not None:
                 stored = txn.get_idempotency(idempotency_key)
@@ -1104,6 +1117,36 @@ class Inventory:
             if idempotency_key is not None:
                 rec.fp = request.fingerprint()
                 txn.put_idempotency(idempotency_key, rec.fp, rec.encode(), at)
+        return rec.reservation()
+
+    def _reserve_simple(self, request: ReservationRequest, at: datetime) -> Reservation | None:
+        """A request of one located line, no channel, no backorder, in the backend's
+        ``reserve_one``; ``None`` when it is not one (or the backend left it to the
+        general path: a safety stock rule, a taken id)."""
+        line = request.lines[0]
+        location = line.location or request.location
+        if location is None or location not in self._locations:
+            return None
+        reserve_one = self._reserve_one
+        assert reserve_one is not None
+        rec = _Rec(request, _to_us(at))
+        rec.lines.append([line.sku, location, line.quantity, 0, line.gift])
+        outcome = reserve_one(
+            line.sku,
+            location,
+            line.quantity,
+            rec.id,
+            _from_us(rec.expires),
+            rec.encode(),
+            at,
+            _SYSTEM_ACTOR,
+            new_id(),
+            "reserve",
+        )
+        if outcome is None:
+            return None
+        if isinstance(outcome, int):
+            raise _shortage(line.sku, location, line.quantity, max(outcome, 0))
         return rec.reservation()
 
     def reserve_many(

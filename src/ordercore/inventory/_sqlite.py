@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ordercore.errors import StoreClosed, StoreError
-from ordercore.inventory._backend import Busy, LedgerRow, StockKey, StockRow
+from ordercore.inventory._backend import Busy, LedgerRow, StockKey, StockRow, stock_payload
 from ordercore.storage import SQLiteStore, write_outbox
-from ordercore.storage.kit import Migration, OutboxEntry
+from ordercore.storage.kit import Migration, OutboxEntry, dumps
 
 __all__ = ["COMPONENT", "MIGRATIONS", "SQLiteInventoryBackend"]
 
@@ -144,6 +145,33 @@ _LEDGER_COLUMNS: Final = (
     "adjustment_id, transfer_id, actor_kind, actor_id, reason"
 )
 _STOCK_COLUMNS: Final = "sku, location, on_hand, reserved, in_transfer, damaged, version"
+# The one-line reservation (reserve_one): constant texts, so SQLite's statement cache
+# keeps them prepared.
+_RULE: Final = "SELECT 1 FROM ordercore_stock_settings WHERE key = ?"
+_AVAILABLE: Final = (
+    "SELECT on_hand - reserved - in_transfer FROM ordercore_stock WHERE sku = ? AND location = ?"
+)
+_NEW_RESERVATION: Final = (
+    "INSERT INTO ordercore_reservations (id, status, expires_at, data) "
+    "VALUES (?, 'active', ?, ?) ON CONFLICT (id) DO NOTHING"
+)
+_RESERVE_ENTRY: Final = (
+    "INSERT INTO ordercore_stock_ledger (at, sku, location, kind, on_hand, reserved, "
+    "in_transfer, damaged, reservation_id, actor_kind, actor_id) "
+    "VALUES (?, ?, ?, 'reserve', 0, ?, 0, 0, ?, ?, ?)"
+)
+# What ordercore.storage.write_outbox writes for one stock message.
+_STOCK_MESSAGE: Final = (
+    "INSERT OR IGNORE INTO ordercore_outbox (stream, aggregate_id, aggregate_version, "
+    "event_id, topic, payload, created_at) VALUES ('stock', ?, ?, ?, 'stock.changed', ?, ?)"
+)
+
+
+class _Refused(Exception):
+    """Rolls a one-line reservation back: refused (``available``) or not handled (``None``)."""
+
+    def __init__(self, available: int | None) -> None:
+        self.available = available
 
 
 def _us(value: datetime) -> int:
@@ -521,6 +549,56 @@ class SQLiteInventoryBackend:
         self._check_open()
         with self.store.transaction() as db:
             yield _SQLiteTxn(db)
+
+    def reserve_one(
+        self,
+        sku: str,
+        location: str,
+        quantity: int,
+        reservation_id: str,
+        expires_at: datetime | None,
+        record: str,
+        at: datetime,
+        actor: tuple[str, str],
+        event_id: str,
+        cause: str,
+    ) -> StockRow | int | None:
+        """One located line of a new reservation in one transaction (see ``ReserveOne``)."""
+        self._check_open()
+        try:
+            with self.store.transaction() as db:
+                execute = db.execute
+                if execute(_RULE, ("safety:" + sku,)).fetchone() is not None:
+                    return None  # the general path checks the rule
+                found = execute(_RESERVE, (quantity, sku, location)).fetchone()
+                if found is None:
+                    left = execute(_AVAILABLE, (sku, location)).fetchone()
+                    raise _Refused(0 if left is None else left[0])
+                if (
+                    execute(
+                        _NEW_RESERVATION, (reservation_id, _us_or_none(expires_at), record)
+                    ).rowcount
+                    != 1
+                ):
+                    raise _Refused(None)
+                execute(
+                    _RESERVE_ENTRY,
+                    (_us(at), sku, location, quantity, reservation_id, actor[0], actor[1]),
+                )
+                row = StockRow(*found)
+                execute(
+                    _STOCK_MESSAGE,
+                    (
+                        f"{sku}@{location}",
+                        row.version,
+                        event_id,
+                        dumps(stock_payload(sku, location, row, cause)),
+                        time.time_ns() // 1000,
+                    ),
+                )
+        except _Refused as refused:
+            return refused.available
+        return row
 
     @contextmanager
     def reading(self) -> Iterator[_SQLiteTxn]:
