@@ -23,7 +23,7 @@ from psycopg.rows import TupleRow
 
 from ordercore.errors import StoreClosed
 from ordercore.inventory._backend import BUSY, Busy, LedgerRow, StockKey, StockRow
-from ordercore.storage.kit import Migration, OutboxEntry
+from ordercore.storage.kit import Migration, OutboxEntry, dumps
 from ordercore_postgres._store import PostgresStore, write_outbox
 
 __all__ = ["COMPONENT", "INVENTORY_MIGRATIONS", "PostgresInventoryBackend"]
@@ -290,6 +290,36 @@ class _Statements:
             "ON CONFLICT (id) DO UPDATE SET data = excluded.data"
         )
         self.locations = f"SELECT data FROM {locations}"
+        # The one-line reservation (reserve_one) as one statement, run on its own
+        # (autocommit): one round trip and one commit. The counter change is the
+        # ``reserve`` statement above, refused when the SKU has a safety stock rule
+        # (the general path checks it); the record, ledger entry and stock message
+        # are written only from the changed row. A taken reservation id fails the
+        # whole statement (a unique violation), so nothing of it stays.
+        self.reserve_one = (
+            f"WITH rule AS (SELECT 1 FROM {settings} WHERE key = %(rule)s::text), "
+            f"taken AS (UPDATE {stock} SET reserved = reserved + %(n)s::bigint, "
+            "version = version + 1 WHERE sku = %(sku)s::text AND location = %(loc)s::text "
+            "AND on_hand - reserved - in_transfer >= %(n)s::bigint "
+            "AND NOT EXISTS (SELECT 1 FROM rule)" + returning + "), "
+            f"record AS (INSERT INTO {reservations} (id, status, expires_at, data) "
+            "SELECT %(id)s::text, 'active', %(exp)s::timestamptz, %(data)s::text FROM taken), "
+            f"entry AS (INSERT INTO {ledger} (at, sku, location, kind, on_hand, reserved, "
+            "in_transfer, damaged, reservation_id, actor_kind, actor_id) "
+            "SELECT %(at)s::timestamptz, %(sku)s::text, %(loc)s::text, 'reserve', 0, "
+            "%(n)s::bigint, 0, 0, %(id)s::text, %(ak)s::text, %(ai)s::text FROM taken), "
+            f"message AS (INSERT INTO {q}.outbox (stream, aggregate_id, aggregate_version, "
+            "event_id, topic, payload) SELECT 'stock', %(agg)s::text, version, %(ev)s::text, "
+            "'stock.changed', %(head)s::text || on_hand || ',\"reserved\":' || reserved "
+            "|| ',\"in_transfer\":' || in_transfer || ',\"damaged\":' || damaged "
+            "|| ',\"available\":' || (on_hand - reserved - in_transfer) || %(tail)s::text "
+            "FROM taken ON CONFLICT (event_id) WHERE stream <> 'order' DO NOTHING) "
+            "SELECT t.on_hand, t.reserved, t.in_transfer, t.damaged, t.version, "
+            "EXISTS (SELECT 1 FROM rule), CASE WHEN t.version IS NULL THEN "
+            f"(SELECT on_hand - reserved - in_transfer FROM {stock} "
+            "WHERE sku = %(sku)s::text AND location = %(loc)s::text) END "
+            "FROM (SELECT 1) AS one LEFT JOIN taken AS t ON true"
+        )
 
 
 def _stock_row(row: Sequence[Any]) -> StockRow:
@@ -622,6 +652,54 @@ class PostgresInventoryBackend:
         self._check_open()
         with self.store.transaction() as conn:
             yield _PostgresTxn(conn, self._sql, self.schema)
+
+    def reserve_one(
+        self,
+        sku: str,
+        location: str,
+        quantity: int,
+        reservation_id: str,
+        expires_at: datetime | None,
+        record: str,
+        at: datetime,
+        actor: tuple[str, str],
+        event_id: str,
+        cause: str,
+    ) -> StockRow | int | None:
+        """One located line of a new reservation in one statement (see ``ReserveOne``).
+
+        The payload is the text :func:`~ordercore.inventory._backend.stock_payload`
+        gives, with the counters filled in by the server.
+        """
+        self._check_open()
+        head = dumps({"sku": sku, "location": location})[:-1] + ',"on_hand":'
+        params = {
+            "rule": f"safety:{sku}",
+            "n": quantity,
+            "sku": sku,
+            "loc": location,
+            "id": reservation_id,
+            "exp": expires_at,
+            "data": record,
+            "at": at,
+            "ak": actor[0],
+            "ai": actor[1],
+            "agg": f"{sku}@{location}",
+            "ev": event_id,
+            "head": head,
+            "tail": dumps({"cause": cause}).replace("{", ",", 1),
+        }
+        with self.store._connection() as conn:
+            try:
+                found = conn.execute(self._sql.reserve_one, params, prepare=True).fetchone()
+            except psycopg.errors.UniqueViolation:
+                return None  # the id is taken: the general path says so
+        assert found is not None
+        if found[5]:
+            return None
+        if found[4] is None:
+            return 0 if found[6] is None else int(found[6])
+        return _stock_row(found)
 
     @contextmanager
     def reading(self) -> Iterator[_PostgresTxn]:
