@@ -70,6 +70,7 @@ answers that it did not handle the request.
 from __future__ import annotations
 
 import enum
+import json.encoder
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -87,6 +88,9 @@ __all__ = [
     "StockKey",
     "StockRow",
     "stock_payload",
+    "stock_payload_head",
+    "stock_payload_json",
+    "stock_payload_tail",
 ]
 
 #: ``(sku, location)``: the key of one counter row.
@@ -187,6 +191,38 @@ def stock_payload(sku: str, location: str, row: StockRow, cause: str) -> dict[st
         "available": row[0] - row[1] - row[2],
         "cause": cause,
     }
+
+
+#: A JSON string literal, as ``json.dumps(text, ensure_ascii=False)`` writes it.
+_quote: Final = json.encoder.encode_basestring
+
+
+def stock_payload_json(sku: str, location: str, row: Sequence[int], cause: str) -> str:
+    """:func:`stock_payload` as the outbox stores it (``ordercore.storage.kit.dumps``),
+    written out directly.
+
+    Example:
+        >>> from ordercore.storage.kit import dumps
+        >>> row = StockRow(5, 2, 0, 0, 3)
+        >>> stock_payload_json("MUG", "WH1", row, "reserve") == dumps(
+        ...     stock_payload("MUG", "WH1", row, "reserve"))
+        True
+    """
+    return (
+        f'{{"sku":{_quote(sku)},"location":{_quote(location)},"on_hand":{row[0]},'
+        f'"reserved":{row[1]},"in_transfer":{row[2]},"damaged":{row[3]},'
+        f'"available":{row[0] - row[1] - row[2]},"cause":{_quote(cause)}}}'
+    )
+
+
+def stock_payload_head(sku: str, location: str) -> str:
+    """The text of :func:`stock_payload_json` before the counters (a server fills them in)."""
+    return f'{{"sku":{_quote(sku)},"location":{_quote(location)},"on_hand":'
+
+
+def stock_payload_tail(cause: str) -> str:
+    """The text of :func:`stock_payload_json` after the counters."""
+    return f',"cause":{_quote(cause)}}}'
 
 
 class ReserveOne(Protocol):

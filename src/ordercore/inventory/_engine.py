@@ -82,6 +82,8 @@ FORECAST_MAX_AGE: Final = timedelta(hours=1)
 
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+#: ``json.dumps(value, separators=(",", ":"))`` without building an encoder per call.
+_RECORD_JSON: Final = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _micros(value: datetime | None) -> int | None:
@@ -184,7 +186,7 @@ class _Rec:
         self.quota: dict[str, int] = {}
 
     def encode(self) -> str:
-        return json.dumps(
+        return _RECORD_JSON(
             [
                 self.id,
                 self.status.value,
@@ -202,8 +204,7 @@ class _Rec:
                 self.backorder,
                 self.location,
                 self.quota,
-            ],
-            separators=(",", ":"),
+            ]
         )
 
     @classmethod

@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from ordercore.errors import StoreClosed, StoreError
-from ordercore.inventory._backend import Busy, LedgerRow, StockKey, StockRow, stock_payload
+from ordercore.inventory._backend import Busy, LedgerRow, StockKey, StockRow, stock_payload_json
 from ordercore.storage import SQLiteStore, write_outbox
-from ordercore.storage.kit import Migration, OutboxEntry, dumps
+from ordercore.storage.kit import Migration, OutboxEntry
 
 __all__ = ["COMPONENT", "MIGRATIONS", "SQLiteInventoryBackend"]
 
@@ -585,20 +585,19 @@ class SQLiteInventoryBackend:
                     _RESERVE_ENTRY,
                     (_us(at), sku, location, quantity, reservation_id, actor[0], actor[1]),
                 )
-                row = StockRow(*found)
                 execute(
                     _STOCK_MESSAGE,
                     (
                         f"{sku}@{location}",
-                        row.version,
+                        found[4],
                         event_id,
-                        dumps(stock_payload(sku, location, row, cause)),
+                        stock_payload_json(sku, location, found, cause),
                         time.time_ns() // 1000,
                     ),
                 )
         except _Refused as refused:
             return refused.available
-        return row
+        return StockRow(*found)
 
     @contextmanager
     def reading(self) -> Iterator[_SQLiteTxn]:

@@ -22,8 +22,16 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from ordercore.errors import StoreClosed
-from ordercore.inventory._backend import BUSY, Busy, LedgerRow, StockKey, StockRow
-from ordercore.storage.kit import Migration, OutboxEntry, dumps
+from ordercore.inventory._backend import (
+    BUSY,
+    Busy,
+    LedgerRow,
+    StockKey,
+    StockRow,
+    stock_payload_head,
+    stock_payload_tail,
+)
+from ordercore.storage.kit import Migration, OutboxEntry
 from ordercore_postgres._store import PostgresStore, write_outbox
 
 __all__ = ["COMPONENT", "INVENTORY_MIGRATIONS", "PostgresInventoryBackend"]
@@ -668,11 +676,10 @@ class PostgresInventoryBackend:
     ) -> StockRow | int | None:
         """One located line of a new reservation in one statement (see ``ReserveOne``).
 
-        The payload is the text :func:`~ordercore.inventory._backend.stock_payload`
-        gives, with the counters filled in by the server.
+        The payload is the text ``stock_payload_json`` gives, with the counters
+        filled in by the server.
         """
         self._check_open()
-        head = dumps({"sku": sku, "location": location})[:-1] + ',"on_hand":'
         params = {
             "rule": f"safety:{sku}",
             "n": quantity,
@@ -686,8 +693,8 @@ class PostgresInventoryBackend:
             "ai": actor[1],
             "agg": f"{sku}@{location}",
             "ev": event_id,
-            "head": head,
-            "tail": dumps({"cause": cause}).replace("{", ",", 1),
+            "head": stock_payload_head(sku, location),
+            "tail": stock_payload_tail(cause),
         }
         with self.store._connection() as conn:
             try:
