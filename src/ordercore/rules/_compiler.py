@@ -133,7 +133,20 @@ def _plain(value: Any) -> Any:
     return value.amount if isinstance(value, Money) else value
 
 
+_COLLECTIONS: Final = (tuple, list, frozenset, set)
+
+
+def _same_items(a: Any, b: Any) -> bool:
+    """Lists are equal when they hold the same items, in any order, repeats not counted."""
+    try:
+        return frozenset(a) == frozenset(b)
+    except TypeError:  # unhashable items: each must be in the other
+        return all(item in b for item in a) and all(item in a for item in b)
+
+
 def _eq(a: Any, b: Any) -> bool:
+    if isinstance(a, _COLLECTIONS) and isinstance(b, _COLLECTIONS):
+        return _same_items(a, b)
     if isinstance(a, Money) and not isinstance(b, Money) and b is not None:
         return bool(a.amount == b)
     if isinstance(b, Money) and not isinstance(a, Money) and a is not None:
@@ -782,7 +795,7 @@ class ExprCompiler:
                 # Nothing a rule reads equals null but null itself (texts, numbers, Money,
                 # times, enums, custom attribute values): the same answer as _eq.
                 return f"({left} is None)" if op == "==" else f"({left} is not None)"
-            if dynamic:
+            if dynamic or "list" in (lt.kind, rt.kind):
                 code = f"_eq({left}, {right})"
                 return code if op == "==" else f"(not {code})"
             return f"({left} {op} {right})"
@@ -913,7 +926,7 @@ class ExprCompiler:
         want = "True" if func == "any" else "False"
         # (lambda v: body) keeps the loop variable local to the witness search.
         search = f"_witness({items}, lambda {var}: {body}, {want})"
-        replay = f"(lambda {var}: {traced_body})({items}[{found}])"
+        replay = f"e.replay(lambda: (lambda {var}: {traced_body})({items}[{found}]))"
         result_code = f"({found} >= 0)" if func == "any" else f"({found} < 0)"
         return (
             f"(T.append(({index}, len({items} := tuple({collection})), "

@@ -238,6 +238,10 @@ class _Compiled:
     steps: tuple[tuple[Action, PlannedAction | None, str | None, int | None], ...] = ()
 
 
+#: The budget while a traced quantifier replays a test already charged.
+_NO_BUDGET: Final = 1 << 62
+
+
 class _Frame:
     """What generated code reads besides the order: the time and the context's lookups."""
 
@@ -272,6 +276,16 @@ class _Frame:
         if self._visited > self.budget:
             raise _BudgetExceeded(self.budget)
         return collection
+
+    def replay(self, thunk: Any) -> Any:
+        """Run ``thunk`` without charging the items budget: a traced quantifier replays,
+        to record its values, a test the search already paid for."""
+        visited, budget = self._visited, self.budget
+        self.budget = _NO_BUDGET
+        try:
+            return thunk()
+        finally:
+            self._visited, self.budget = visited, budget
 
     def stock(self, sku: Any, location: Any) -> int | None:
         provider = self._context.stock
@@ -914,7 +928,10 @@ def _build(root: _Located, source: str, limits: Limits) -> RuleSet:
     rules = [rules[i] for i in order]
     compiled_exprs = [compiled_exprs[i] for i in order]
     active = [p for p, rule in enumerate(rules) if rule.enabled]
-    generated, namespace = _generate(name, compiled_exprs, compiler, active)
+    try:
+        generated, namespace = _generate(name, compiled_exprs, compiler, active)
+    except (SyntaxError, RecursionError, MemoryError) as error:
+        raise _too_deep(source, name, rules, compiled_exprs, limits) from error
     compiled: list[_Compiled] = []
     tokens: dict[tuple[str, Action], int] = {}
     for position, (rule, expr) in enumerate(zip(rules, compiled_exprs, strict=True)):
@@ -1077,6 +1094,35 @@ def _build_actions(
         except (ValueError, TypeError) as error:
             problems.add(_error_text(error), params if params.line else item, rule=rule)
     return actions
+
+
+def _too_deep(
+    source: str,
+    name: str,
+    rules: Sequence[Rule],
+    exprs: Sequence[CompiledExpr],
+    limits: Limits,
+) -> RuleLimitExceeded:
+    """The error for conditions the caps allow but Python cannot compile (caps raised far
+    above the defaults): names the rules whose code nests too deeply."""
+    culprits = []
+    for rule, expr in zip(rules, exprs, strict=True):
+        try:
+            compile(f"def f(o, e, T):\n    return {expr.traced}\n", "<check>", "exec")
+        except (SyntaxError, RecursionError, MemoryError):
+            culprits.append(rule.name)
+    shown = ", ".join(repr(rule) for rule in culprits[:5]) or "its rules"
+    message = (
+        f"{source}: rule set {name}: the condition of {shown} nests too deeply to compile "
+        f"(depth cap {limits.depth}; lower it toward the default {LIMITS.depth})"
+    )
+    return RuleLimitExceeded(
+        message,
+        limit="depth",
+        source=source,
+        rule=culprits[0] if culprits else None,
+        expected=f"a condition nesting at most about {LIMITS.depth} deep",
+    )
 
 
 def _generate(
