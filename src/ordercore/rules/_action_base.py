@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,6 +48,20 @@ class Action(BaseModel):
         The default returns the action unchanged.
         """
         return self
+
+    def settle(self, **found: Any) -> Self:
+        """A copy with the :attr:`settled` fields ``found`` filled in (for :meth:`resolve`).
+
+        The values are what the context said; they are not validated again.
+        """
+        settled = object.__new__(type(self))
+        object.__setattr__(settled, "__dict__", {**self.__dict__, **found})
+        object.__setattr__(
+            settled, "__pydantic_fields_set__", self.__pydantic_fields_set__ | found.keys()
+        )
+        object.__setattr__(settled, "__pydantic_extra__", None)
+        object.__setattr__(settled, "__pydantic_private__", None)
+        return settled
 
     def apply(self, order: Order, *, rule: str) -> Order:
         """Return ``order`` changed by this action (the default leaves it unchanged)."""

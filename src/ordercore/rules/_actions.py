@@ -183,7 +183,7 @@ class AddGift(Action):
         stock = context.stock
         if stock is None:
             return self
-        return self.model_copy(update={"available": stock.available(self.sku, None)})
+        return self.settle(available=stock.available(self.sku, None))
 
     @property
     def short(self) -> bool:
@@ -314,7 +314,7 @@ class Split(Action):
             if available is not None and available < quantity:
                 short.add(sku)
         later = tuple(line.line_id for line in order.lines if line.sku in short)
-        return self.model_copy(update={"later": later})
+        return self.settle(later=later)
 
     def apply(self, order: Order, *, rule: str) -> Order:
         present = {line.line_id for line in order.lines}
@@ -384,7 +384,7 @@ class Freeze(Action):
 
     def resolve(self, order: Order, context: RuleContext) -> Action:
         until = context.clock() + timedelta(hours=self.hours)
-        return self.model_copy(update={"until": until})
+        return self.settle(until=until)
 
     def apply(self, order: Order, *, rule: str) -> Order:
         changed = order.with_attribute("frozen_subject", self.subject).with_attribute(
@@ -468,7 +468,7 @@ class ChooseCarrier(Action):
         )
         healthy = [c for c, rate in rates if rate is None or rate >= self.min_success_rate]
         chosen = healthy[0] if healthy else max(rates, key=_rate_of)[0]
-        return self.model_copy(update={"chosen": chosen, "rates": rates})
+        return self.settle(chosen=chosen, rates=rates)
 
     def apply(self, order: Order, *, rule: str) -> Order:
         return order.with_attribute("carrier", self.chosen or self.candidates[0])

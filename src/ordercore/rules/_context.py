@@ -169,5 +169,14 @@ class RuleContext:
         """The evaluation time: :attr:`now`, or the current UTC time."""
         return self.now if self.now is not None else utc_now()
 
+    def at(self, now: datetime) -> RuleContext:
+        """The same context with :attr:`now` set (its providers are not converted again)."""
+        pinned = object.__new__(RuleContext)
+        for name in _FIELDS:
+            object.__setattr__(pinned, name, getattr(self, name))
+        object.__setattr__(pinned, "now", now)
+        return pinned
 
+
+_FIELDS = tuple(field.name for field in attrs.fields(RuleContext))
 EMPTY_CONTEXT = RuleContext()

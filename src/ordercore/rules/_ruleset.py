@@ -604,7 +604,7 @@ class RuleSet:
         seen: set[Any] = set()
         if resolves and context.now is None:
             # Actions settled against the context see the same time as the conditions.
-            context = attrs.evolve(context, now=frame.now)
+            context = context.at(frame.now)
         for item in winners:
             rule = item.rule
             for action, fixed, slot, key in item.steps:
