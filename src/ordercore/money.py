@@ -119,6 +119,11 @@ def _to_decimal(value: object, what: str) -> Decimal:
     return result
 
 
+_EXACT_BOUND: Final = Decimal(10) ** 20
+#: Zero per currency (Money is immutable, so one instance serves every caller).
+_ZEROS: dict[str, Money] = {}
+
+
 class Money:
     """An exact amount of money in one currency.
 
@@ -164,6 +169,20 @@ class Money:
         object.__setattr__(self, "amount", quantized + 0)
         object.__setattr__(self, "currency", currency)
 
+    @classmethod
+    def _exact(cls, amount: Decimal, currency: str) -> Money:
+        """Money from the sum or difference of two amounts of ``currency`` (already exact).
+
+        Decimal addition keeps the smaller exponent, so the places stay the currency's;
+        beyond 10^20 (where the context's 28 digits could round) the checked path runs.
+        """
+        if -_EXACT_BOUND < amount < _EXACT_BOUND:
+            made = object.__new__(cls)
+            object.__setattr__(made, "amount", amount + 0)
+            object.__setattr__(made, "currency", currency)
+            return made
+        return cls(amount, currency)
+
     # -- construction -------------------------------------------------------------------
 
     @classmethod
@@ -191,6 +210,11 @@ class Money:
     @classmethod
     def zero(cls, currency: str = DEFAULT_CURRENCY) -> Money:
         """Return zero in ``currency``."""
+        if cls is Money:
+            found = _ZEROS.get(currency)
+            if found is None:
+                found = _ZEROS[currency] = cls(0, currency)  # checks the currency once
+            return found
         return cls(0, currency)
 
     # -- views ----------------------------------------------------------------------------
@@ -220,7 +244,7 @@ class Money:
     def __add__(self, other: object) -> Money:
         if isinstance(other, Money):
             self._same(other, "add")
-            return Money(self.amount + other.amount, self.currency)
+            return Money._exact(self.amount + other.amount, self.currency)
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self  # lets sum() start from 0
         if isinstance(other, float):
@@ -232,7 +256,7 @@ class Money:
     def __sub__(self, other: object) -> Money:
         if isinstance(other, Money):
             self._same(other, "subtract")
-            return Money(self.amount - other.amount, self.currency)
+            return Money._exact(self.amount - other.amount, self.currency)
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self
         if isinstance(other, float):
