@@ -1121,12 +1121,17 @@ class Inventory:
         return rec.reservation()
 
     def _reserve_simple(self, request: ReservationRequest, at: datetime) -> Reservation | None:
-        """A request of one located line, no channel, no backorder, in the backend's
-        ``reserve_one``; ``None`` when it is not one (or the backend left it to the
-        general path: a safety stock rule, a taken id)."""
+        """A request of one located line (not a gift line that may be dropped), no
+        channel, no backorder, in the backend's ``reserve_one``; ``None`` when it is
+        not one (or the backend left it to the general path: a safety stock rule, a
+        taken id)."""
         line = request.lines[0]
         location = line.location or request.location
-        if location is None or location not in self._locations:
+        if (
+            location is None
+            or location not in self._locations
+            or (line.gift and request.gift_policy is GiftPolicy.DROP)
+        ):
             return None
         reserve_one = self._reserve_one
         assert reserve_one is not None
