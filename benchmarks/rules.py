@@ -42,6 +42,10 @@ second, one evaluation = all 20 conditions on one order):
    less work than ordercore and the lambdas do. With ``--quick`` the peers' timed runs
    go over the first 500 orders only (the agreement check covers them all).
 
+4. For reference, a lighter set of 20 single comparisons (no quantifiers, patterns or
+   lookups) beside the same comparisons as lambdas: where the work per rule is least,
+   what is left is the fixed cost of a decision (``simple_*`` in the JSON line).
+
 Before timing, every contender's matched rules are compared with ordercore's for
 every order (ordercore's matched plus shadowed rules, which are the rules whose
 condition held); any difference stops the run with the orders and rules that differ.
@@ -68,7 +72,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from _harness import Rate, Report, compare, stopwatch
 
@@ -716,6 +720,63 @@ def check_agreement(
 # -- timing -------------------------------------------------------------------------------------
 
 
+# A second, lighter set: 20 single comparisons (no quantifiers, patterns or lookups), the
+# kind of workload where per-rule work is smallest and the fixed cost of a decision shows.
+SIMPLE: Final[tuple[tuple[str, Callable[[Order], bool]], ...]] = (
+    ("order.amounts.paid >= 299", lambda o: o.amounts.paid.amount >= 299),
+    ('order.channel == "douyin"', lambda o: o.channel == "douyin"),
+    ("order.quantity >= 3", lambda o: o.quantity >= 3),
+    ('order.status == "paid"', lambda o: o.status == "paid"),
+    ("order.amounts.shipping > 0", lambda o: o.amounts.shipping.amount > 0),
+    ('order.channel in ["taobao", "jd"]', lambda o: o.channel in ("taobao", "jd")),
+    ("order.amounts.paid < 50", lambda o: o.amounts.paid.amount < 50),
+    ('order.order_type == "presale"', lambda o: o.order_type == "presale"),
+    ("order.buyer_note != null", lambda o: o.buyer_note is not None),
+    (
+        'order.receiver.province == "浙江省"',
+        lambda o: o.receiver is not None and o.receiver.province == "浙江省",
+    ),
+    ('order.tags contains "urgent"', lambda o: "urgent" in o.tags),
+    ("order.amounts.goods >= 1000", lambda o: o.amounts.goods.amount >= 1000),
+    ('order.shop_id == "douyin-shop-1"', lambda o: o.shop_id == "douyin-shop-1"),
+    ("order.paid_at == null", lambda o: o.paid_at is None),
+    ("order.amounts.paid >= 5000", lambda o: o.amounts.paid.amount >= 5000),
+    ('order.channel == "pos"', lambda o: o.channel == "pos"),
+    ("order.quantity == 1", lambda o: o.quantity == 1),
+    ('order.status == "cancelled"', lambda o: o.status == "cancelled"),
+    ("order.amounts.shipping == 0", lambda o: o.amounts.shipping.amount == 0),
+    (
+        'order.receiver.city == "杭州市"',
+        lambda o: o.receiver is not None and o.receiver.city == "杭州市",
+    ),
+)
+
+
+def simple_rules() -> RuleSet:
+    """SIMPLE as a rule set, each rule tagging the order."""
+    return RuleSet.from_dict(
+        {
+            "ruleset": "bench.simple",
+            "version": 1,
+            "rules": [
+                {"name": f"simple-{i}", "when": text, "then": [{"tag": f"t{i % 5}"}]}
+                for i, (text, _) in enumerate(SIMPLE)
+            ],
+        },
+        source="benchmarks/rules.py SIMPLE",
+    )
+
+
+def simple_lambdas() -> Matcher:
+    tests = [(f"simple-{i}", test) for i, (_, test) in enumerate(SIMPLE)]
+
+    def match(pair: tuple[Order, RuleContext]) -> list[str]:
+        order = pair[0]
+        return [name for name, test in tests if test(order)]
+
+    return match
+
+
 def timed_run(function: Matcher, items: Sequence[Any]) -> tuple[Callable[[], float], int]:
     """A run over ``items`` repeated to last about RUN_S; returns seconds per item."""
     with stopwatch() as watch:
@@ -744,6 +805,8 @@ CONTENDERS = {
     "zen_expressions": "zen-engine compiled expressions (peer)",
     "json_logic": "json_logic, panzi-json-logic (peer)",
     "rule_engine": "rule_engine (peer)",
+    "simple": "RuleSet.evaluate",
+    "simple_lambdas": "hand-written Python lambdas (floor)",
 }
 
 
@@ -811,8 +874,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"matches; every rule matched at least once: {len(counts) == len(names)})",
         file=out,
     )
+    simple = simple_rules()
+    simple_floor = simple_lambdas()
+    for pair in pairs:
+        if set(simple_floor(pair)) != set(simple.evaluate(*pair).matched):
+            print(f"the simple set disagrees on order {pair[0].id}", file=sys.stderr)
+            return 1
     functions: dict[str, tuple[Matcher, Sequence[Any]]] = {
         "ours": (ours(rules), pairs),
+        "simple": (ours(simple), pairs),
+        "simple_lambdas": (simple_floor, pairs),
         "explain": (ours(rules, explain=True), pairs),
         "explain_read": (ours(rules, read=True), pairs),
         "lambdas": (engines["lambdas"], pairs),
@@ -859,6 +930,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.contender(CONTENDERS["lambdas_tuned"], rates["lambdas_tuned"], ours=ours_rate)
     for name in peers:
         report.contender(CONTENDERS[name], rates[name], ours=ours_rate)
+    report.section(f"the same, {len(SIMPLE)} single comparisons (reference)")
+    report.contender(CONTENDERS["simple"], rates["simple"])
+    report.contender(CONTENDERS["simple_lambdas"], rates["simple_lambdas"], ours=rates["simple"])
     report.figures.update(
         {
             "evals_per_s": round(ours_rate.median),
@@ -876,6 +950,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name in peers
                 if name != "zen_table"
             },
+            "simple_evals_per_s": round(rates["simple"].median),
+            "simple_lambdas_per_s": round(rates["simple_lambdas"].median),
+            "simple_ratio_vs_lambdas": round(
+                rates["simple"].median / rates["simple_lambdas"].median, 3
+            ),
             "spread": {name: round(rate.spread, 3) for name, rate in rates.items()},
             "passes": passes,
             "python": platform.python_version(),
