@@ -94,8 +94,8 @@ class PhotoLimits:
             refused after reading at most ``max_bytes + 1`` bytes of it.
         max_pixels: The most pixels (width x height) the header may declare
             (default 40 million, a 7,700 x 5,200 photo). Checked before decoding.
-            Decoding takes about 4 bytes per pixel, twice that while rotating or
-            converting, so this cap also bounds memory.
+            Decoding takes about 4 bytes per pixel, two to three times that while
+            rotating, converting or flattening, so this cap also bounds memory.
     """
 
     max_bytes: int = attrs.field(default=20_000_000, validator=_positive)
