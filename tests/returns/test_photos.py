@@ -33,6 +33,7 @@ from ordercore.returns import (
     PhotoRejected,
     load_photo,
 )
+from ordercore.returns._photos import _declared_size
 
 PILLOW_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
@@ -85,6 +86,23 @@ def png_bomb(side: int = 30_000) -> bytes:
     return raw_png(side, side, 1, 0, (row for _ in range(side)))
 
 
+def webp_declaring(kind: str, width: int, height: int) -> bytes:
+    """A small real WebP (lossy, lossless or extended) patched to declare width x height."""
+    picture = Image.new("RGBA" if kind == "VP8X" else "RGB", (16, 16), (200, 10, 10, 128))
+    data = bytearray(encode(picture, "WEBP", lossless=kind == "VP8L"))
+    assert data[12:16].decode() == kind.ljust(4)
+    if kind == "VP8X":
+        data[24:27] = (width - 1).to_bytes(3, "little")
+        data[27:30] = (height - 1).to_bytes(3, "little")
+    elif kind == "VP8":
+        data[26:30] = struct.pack("<HH", width, height)
+    else:
+        bits = int.from_bytes(data[21:25], "little") & ~((1 << 28) - 1)
+        bits |= (width - 1) | ((height - 1) << 14)
+        data[21:25] = bits.to_bytes(4, "little")
+    return bytes(data)
+
+
 def jpeg_declaring(width: int, height: int) -> bytes:
     """A small real JPEG whose SOF header is patched to declare width x height."""
     data = bytearray(encode(Image.new("RGB", (16, 16), "red"), "JPEG"))
@@ -112,6 +130,12 @@ class CappedStream(io.RawIOBase):
         buffer[:size] = chunk
         self.given += size
         return size
+
+
+def with_orientation(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
 
 
 def reason_of(data: Any, **kwargs: Any) -> str:
@@ -308,6 +332,9 @@ BOMBS = {
     "jpeg-60000x60000": jpeg_declaring(60_000, 60_000),  # over Pillow's own hard limit
     "jpeg-10000x10000": jpeg_declaring(10_000, 10_000),  # over Pillow's warning limit
     "jpeg-7000x6000": jpeg_declaring(7_000, 6_000),  # over ours only
+    "webp-vp8x-16000x16000": webp_declaring("VP8X", 16_000, 16_000),
+    "webp-vp8-16000x16000": webp_declaring("VP8", 16_000, 16_000),
+    "webp-vp8l-16000x16000": webp_declaring("VP8L", 16_000, 16_000),
 }
 
 
@@ -327,6 +354,34 @@ class TestPixelCap:
         assert caught.value.reason == "too_many_pixels"
         assert peak < 5 * len(BOMBS[name]) + 2_000_000
         assert "40,000,000 pixels" in str(caught.value)
+
+    @pytest.mark.parametrize(
+        ("fmt", "options"),
+        [
+            ("JPEG", {}),
+            ("JPEG", {"progressive": True, "exif": with_orientation(6)}),
+            ("JPEG", {"icc_profile": bytes(70_000)}),  # APP2 segments before the frame
+            ("PNG", {}),
+            ("WEBP", {}),
+            ("WEBP", {"lossless": True}),
+            ("WEBP", {"exif": with_orientation(3)}),  # extended (VP8X)
+        ],
+    )
+    def test_the_header_is_read_without_pillow_as_pillow_reads_it(
+        self, fmt: str, options: dict[str, Any]
+    ) -> None:
+        data = encode(noise((321, 123)), fmt, **options)
+        assert _declared_size(fmt, data) == (321, 123)
+        with pytest.raises(PhotoRejected) as caught:
+            load_photo(data, limits=PhotoLimits(max_pixels=321 * 123 - 1))
+        assert "321 x 123 = 39,483 pixels" in str(caught.value)
+        photo = load_photo(data, limits=PhotoLimits(max_pixels=321 * 123))
+        assert photo.original_size == (321, 123)
+
+    def test_a_header_not_found_early_is_left_to_pillow(self) -> None:
+        assert _declared_size("JPEG", b"\xff\xd8\xff\xe0\x00\x10JFIF") is None
+        assert _declared_size("PNG", b"\x89PNG\r\n\x1a\n") is None
+        assert _declared_size("WEBP", b"RIFF\x00\x00\x00\x00WEBPVP8Z") is None
 
     def test_the_message_gives_the_declared_size(self) -> None:
         with pytest.raises(PhotoRejected) as caught:
@@ -581,12 +636,6 @@ def stored_for(orientation: int, upright: Image.Image) -> Image.Image:
     return stored
 
 
-def with_orientation(orientation: int) -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    return exif
-
-
 class TestOrientation:
     @pytest.mark.parametrize("orientation", range(1, 9))
     def test_png_every_orientation_comes_out_upright_pixel_for_pixel(
@@ -626,6 +675,7 @@ class TestOrientation:
         assert photo.orientation_applied == 1
         assert photo.image.tobytes() == picture.tobytes()
 
+    @pytest.mark.filterwarnings("ignore:Corrupt EXIF data:UserWarning")
     def test_a_broken_exif_block_does_not_refuse_the_photo(self) -> None:
         picture = noise((30, 20))
         photo = load_photo(encode(picture, "JPEG", exif=b"Exif\x00\x00MM\x00*garbage"))

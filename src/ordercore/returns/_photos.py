@@ -18,11 +18,10 @@ Then the EXIF orientation is applied and the pixels become 8-bit RGB.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import warnings
-from collections.abc import Callable, Iterator
+import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Final, Literal, TypeAlias
 
@@ -220,19 +219,70 @@ def _describe_other(data: bytes) -> str:
     return "photo does not start with a known image signature (its bytes are not shown)"
 
 
+# -- declared size ---------------------------------------------------------------
+
+#: JPEG start-of-frame markers (every SOFn except DHT C4, JPG C8 and DAC CC).
+_SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    at = 2
+    end = len(data)
+    while at + 4 <= end:
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in _SOF:
+            if at + 9 > end:
+                return None
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header first
+            return None
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            at += 2
+            continue
+        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
+        at += 2 + length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    kind = data[12:16]
+    if kind == b"VP8X" and len(data) >= 30:
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    if kind == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if kind == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+def _declared_size(fmt: str, data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the file's header, read without Pillow; None if not found.
+
+    Pillow's own reading of the header is checked against the cap too, so None only
+    means that this early check is skipped.
+    """
+    if fmt == "PNG":
+        if data[12:16] != b"IHDR" or len(data) < 24:
+            return None
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    if fmt == "JPEG":
+        return _jpeg_size(data)
+    return _webp_size(data)
+
+
 # -- truncation ------------------------------------------------------------------
 
 
 _PNG_END: Final = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence Pillow's warnings about a file (corrupt EXIF, bomb sizes): our checks decide."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        yield
 
 
 def _looks_cut(fmt: str, data: bytes) -> bool:
@@ -279,8 +329,7 @@ _EXIF_ORIENTATION: Final = 0x0112
 def _orientation(image: Image.Image) -> int:
     """The EXIF orientation tag, 1 when absent, unreadable or out of range."""
     try:
-        with _quiet():
-            value = image.getexif().get(_EXIF_ORIENTATION, 1)
+        value = image.getexif().get(_EXIF_ORIENTATION, 1)
     except Exception:  # a broken EXIF block is no reason to refuse a photo
         return 1
     return value if isinstance(value, int) and value in _TRANSPOSE else 1
@@ -377,11 +426,25 @@ def load_photo(
         image.close()
 
 
+def _too_many_pixels(fmt: str, size: tuple[int, int], limits: PhotoLimits) -> PhotoRejected:
+    width, height = size
+    return PhotoRejected(
+        f"photo is a {fmt} file whose header declares {width:,} x {height:,} = "
+        f"{width * height:,} pixels; the limit is {limits.max_pixels:,} pixels "
+        "(PhotoLimits.max_pixels)",
+        reason="too_many_pixels",
+    )
+
+
 def _open(raw: bytes, fmt: str, limits: PhotoLimits) -> Image.Image:
+    declared = _declared_size(fmt, raw)
+    if declared is not None and declared[0] * declared[1] > limits.max_pixels:
+        # Refused from our own reading of the header, before Pillow parses anything.
+        raise _too_many_pixels(fmt, declared, limits)
     try:
-        with _quiet():
-            image = Image.open(io.BytesIO(raw), formats=[fmt])
-    except Image.DecompressionBombError:
+        image = Image.open(io.BytesIO(raw), formats=[fmt])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Only reached with a cap above Pillow's own limit (or warnings made errors).
         raise PhotoRejected(
             f"photo is a {fmt} file whose header declares more pixels than Pillow will "
             f"decode at all; the limit is {limits.max_pixels:,} pixels (PhotoLimits.max_pixels)",
@@ -394,12 +457,7 @@ def _open(raw: bytes, fmt: str, limits: PhotoLimits) -> Image.Image:
     width, height = image.size
     if width * height > limits.max_pixels:
         image.close()
-        raise PhotoRejected(
-            f"photo is a {fmt} file whose header declares {width:,} x {height:,} = "
-            f"{width * height:,} pixels; the limit is {limits.max_pixels:,} pixels "
-            "(PhotoLimits.max_pixels)",
-            reason="too_many_pixels",
-        )
+        raise _too_many_pixels(fmt, image.size, limits)
     return image
 
 
@@ -412,8 +470,7 @@ def _decode(image: Image.Image, raw: bytes, fmt: str, target: tuple[int, int] | 
         file_target = target[::-1] if orientation in (5, 6, 7, 8) else target
         image.draft("RGB", (file_target[0], file_target[1]))
     try:
-        with _quiet():
-            image.load()
+        image.load()
     except MemoryError:
         raise
     except Exception as error:  # every decoder failure is a rejection
