@@ -271,6 +271,15 @@ class TestPushVectors:
         headers = {"Event-Sign": sign, "Client-Id": "cid"}
         assert verify_push("youzan", headers, body, [Secret("sec")]).secret_index == 0
 
+    def test_youzan_event_sign_without_a_client_id(self) -> None:
+        """No Client-Id header, no client_id in the body, none on the secret: missing."""
+        headers = {"event-sign": "a9ad0029175fbb92e280db66908eafdc"}
+        with pytest.raises(SignatureError) as caught:
+            verify_push("youzan", headers, b'{"id":"E1"}', [Secret("testclientsecret")])
+        assert caught.value.reason == "missing"
+        secret = Secret("testclientsecret", app_key="testclientid")
+        assert verify_push("youzan", headers, YOUZAN_BODY, [secret]).secret_index == 0
+
     def test_youzan_legacy_sign(self) -> None:
         """(B) The legacy in-body sign covers client_id + the still URL-encoded msg."""
         msg = "%7B%22full_order_info%22%3A%7B%7D%7D"
@@ -322,6 +331,15 @@ class TestPushVectors:
             "wechat_channels", {}, b"", [Secret("testtoken")], url=url, now=T1700
         )
         assert (verified.scheme, verified.body_signed) == ("wechat-signature", False)
+
+    def test_wechat_signed_parameter_given_twice(self) -> None:
+        url = (
+            "/cb?signature=ee0843455eb31b87dbf6d6890273a3ab976bd56e"
+            "&timestamp=1700000000&nonce=nonce123&nonce=other"
+        )
+        with pytest.raises(SignatureError) as caught:
+            verify_push("wechat_channels", {}, b"", [Secret("testtoken")], url=url, now=T1700)
+        assert caught.value.reason == "malformed"
 
     @pytest.mark.parametrize("xml", [False, True])
     def test_wechat_safe_mode(self, xml: bool) -> None:

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 from ordercore.channels._signing import (
+    DEFAULT_TOLERANCE,
     REASONS,
     SCHEMES,
     PushCheck,
@@ -36,10 +37,11 @@ from ordercore.channels._signing import (
 )
 
 __all__ = [
-    "REASONS",
-    "SCHEMES",
+    "DEFAULT_TOLERANCE",
     "PushCheck",
     "PushRequest",
+    "REASONS",
+    "SCHEMES",
     "Secret",
     "SignatureError",
     "SigningScheme",

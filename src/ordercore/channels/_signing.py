@@ -32,10 +32,11 @@ from ordercore.errors import ConfigurationError, OrderCoreError
 from ordercore.pii import redact
 
 __all__ = [
-    "REASONS",
-    "SCHEMES",
+    "DEFAULT_TOLERANCE",
     "PushCheck",
     "PushRequest",
+    "REASONS",
+    "SCHEMES",
     "Secret",
     "SignatureError",
     "SigningScheme",
@@ -401,14 +402,14 @@ def _sorted_concat(
     channel: str, params: Mapping[str, str], *, exclude: Iterable[str], skip_empty: bool
 ) -> bytes:
     excluded = set(exclude)
-    parts: list[str] = []
-    for name in sorted(params):
-        value = params[name]
-        if name in excluded or value is None or (skip_empty and value == ""):
-            continue
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise _fail(channel, "malformed", "parameter names and values must be text")
-        parts.append(name + value)
+    items = list(params.items())
+    if not all(isinstance(n, str) and (v is None or isinstance(v, str)) for n, v in items):
+        raise _fail(channel, "malformed", "parameter names and values must be text")
+    parts = [
+        name + value
+        for name, value in sorted(items)
+        if name not in excluded and value is not None and not (skip_empty and value == "")
+    ]
     return _utf8(channel, "a parameter", "".join(parts))
 
 
@@ -458,7 +459,7 @@ class TaobaoScheme(_SortedConcatScheme):
     channel = "taobao"
     request_methods = ("md5", "hmac", "hmac-sha256")
     method_param = "sign_method"
-    epoch = "ms"
+    epoch = "auto"
 
 
 class JDScheme(_SortedConcatScheme):
@@ -546,10 +547,14 @@ class YouzanScheme(SigningScheme):
             _check_hex(channel, "header 'Event-Sign'", header, 32)
             body = request.body
             named = request.headers.get("client-id", "").strip() or None
-            if named is None:
-                data = _json_object(channel, body) if body.strip() else None
+            if named is None and not request.app_key_known:
+                data = _json_object(channel, body)
                 value = data.get("client_id") if isinstance(data, dict) else None
-                named = value if isinstance(value, str) and value else None
+                if not isinstance(value, str) or not value:
+                    raise _fail(
+                        channel, "missing", "no client id: header 'Client-Id' or body 'client_id'"
+                    )
+                named = value
 
             def expected_header(secret: Secret) -> str | None:
                 if secret.app_key is not None and named is not None and named != secret.app_key:
@@ -628,6 +633,9 @@ class WechatChannelsScheme(SigningScheme):
         channel = self.channel
         _, pairs = _query(channel, request)
         query = dict(pairs)
+        signed_keys = ("signature", "msg_signature", "timestamp", "nonce")
+        if any(sum(k == key for k, _ in pairs) > 1 for key in signed_keys):
+            raise _fail(channel, "malformed", "a signed query parameter is given twice")
         safe = "msg_signature" in query
         signature = query.get("msg_signature" if safe else "signature", "")
         if not signature:
