@@ -13,19 +13,15 @@ machines may share the schema.
 
 from __future__ import annotations
 
-import os
-import select
-import threading
-import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final, TypeAlias
 
 import psycopg
 from psycopg.rows import TupleRow
 
-from ordercore.errors import StoreClosed, StoreError
+from ordercore.errors import StoreClosed
 from ordercore.inventory._backend import (
     BUSY,
     Busy,
@@ -586,41 +582,6 @@ class _PostgresTxn:
         write_outbox(self._conn, self._schema, entries)
 
 
-class _OwnConnection:
-    """A thread's connection of its own for :meth:`PostgresInventoryBackend.reserve_one`.
-
-    Closed when the thread ends (its ``threading.local`` lets go of it), when the
-    backend closes, or when it is found broken.
-    """
-
-    __slots__ = ("__weakref__", "conn", "pid")
-
-    def __init__(self, conn: _Connection) -> None:
-        self.conn = conn
-        self.pid = os.getpid()
-
-    def usable(self) -> bool:
-        """Open, in this process, and idle with nothing to read (a server that went
-        away has closed the socket or sent its farewell): no round trip."""
-        conn = self.conn
-        if self.pid != os.getpid() or conn.closed or conn.broken:
-            return False
-        try:
-            poller = select.poll()
-            poller.register(conn.fileno(), select.POLLIN)
-            return not poller.poll(0)
-        except (OSError, ValueError):
-            return False
-
-    def close(self) -> None:
-        if self.pid == os.getpid():
-            with suppress(Exception):
-                self.conn.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-
 class PostgresInventoryBackend:
     """An inventory backend in a PostgreSQL schema shared with the order store.
 
@@ -660,12 +621,6 @@ class PostgresInventoryBackend:
         self._owns_store = owns_store
         self._closed = False
         self._sql = _Statements(store.schema)
-        # reserve_one runs one autocommit statement on a connection of the calling
-        # thread's own, opened beside the pool: a pooled connection is checked with a
-        # round trip each time it is handed out, which would double the round trips.
-        self._local = threading.local()
-        self._own: weakref.WeakSet[_OwnConnection] = weakref.WeakSet()
-        self._own_lock = threading.Lock()
         try:
             if self.schema_version() != INVENTORY_MIGRATIONS[-1].version:
                 store.migrate_component(COMPONENT, INVENTORY_MIGRATIONS)  # refuses newer
@@ -741,60 +696,17 @@ class PostgresInventoryBackend:
             "head": stock_payload_head(sku, location),
             "tail": stock_payload_tail(cause),
         }
-        own = self._own_connection()
-        try:
-            found = own.conn.execute(self._sql.reserve_one, params, prepare=True).fetchone()
-        except psycopg.errors.UniqueViolation:
-            return None  # the id is taken: the general path says so
-        except psycopg.Error as exc:
-            if own.conn.broken or own.conn.closed:
-                self._drop(own)
-            raise StoreError(f"{self.url}: {self.store._describe(exc)}") from exc
-        except BaseException:
-            self._drop(own)  # interrupted mid-statement: its state is unknown
-            raise
+        with self.store._connection() as conn:
+            try:
+                found = conn.execute(self._sql.reserve_one, params, prepare=True).fetchone()
+            except psycopg.errors.UniqueViolation:
+                return None  # the id is taken: the general path says so
         assert found is not None
         if found[5]:
             return None
         if found[4] is None:
             return 0 if found[6] is None else int(found[6])
         return _stock_row(found)
-
-    def _own_connection(self) -> _OwnConnection:
-        """The calling thread's connection for :meth:`reserve_one` (opened when missing,
-        or when the last one is no longer usable)."""
-        own: _OwnConnection | None = getattr(self._local, "own", None)
-        if own is not None:
-            if own.usable():
-                return own
-            self._drop(own)
-        store = self.store
-        try:
-            conn = psycopg.connect(store._conninfo, autocommit=True)
-        except psycopg.Error as exc:
-            raise StoreError(
-                f"cannot connect to PostgreSQL at {self.url}: {store._describe(exc)}"
-            ) from None
-        own = _OwnConnection(conn)
-        try:
-            store._configure(conn)
-        except psycopg.Error as exc:
-            own.close()
-            raise StoreError(f"{self.url}: {store._describe(exc)}") from exc
-        with self._own_lock:
-            if self._closed:
-                own.close()
-                raise StoreClosed(f"the inventory {self.url} is closed")
-            self._own.add(own)
-        self._local.own = own
-        return own
-
-    def _drop(self, own: _OwnConnection) -> None:
-        own.close()
-        with self._own_lock:
-            self._own.discard(own)
-        if getattr(self._local, "own", None) is own:
-            self._local.own = None
 
     @contextmanager
     def reading(self) -> Iterator[_PostgresTxn]:
@@ -810,14 +722,9 @@ class PostgresInventoryBackend:
 
     def close(self) -> None:
         """Close the backend (and the store, when opened from a URL); safe to call twice."""
-        with self._own_lock:
-            if self._closed:
-                return
-            self._closed = True
-            own = list(self._own)
-            self._own.clear()
-        for connection in own:
-            connection.close()
+        if self._closed:
+            return
+        self._closed = True
         if self._owns_store:
             self.store.close()
 
