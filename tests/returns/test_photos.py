@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
 from ordercore.errors import ConfigurationError, OrderCoreError
@@ -718,3 +720,40 @@ class TestTarget:
     def test_a_target_never_enlarges(self) -> None:
         photo = load_photo(encode(noise((50, 40)), "JPEG"), target=(500, 500))
         assert photo.size == (50, 40)
+
+
+# -- any bytes -------------------------------------------------------------------
+
+
+SIGNATURES = [b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"RIFF\x00\x01\x00\x00WEBP", b""]
+
+
+def outcome(data: bytes) -> str:
+    """``"photo"`` for an upright RGB photo within the caps, else the rejection's reason."""
+    try:
+        photo = load_photo(data)
+    except PhotoRejected as error:
+        return error.reason
+    assert photo.image.mode == "RGB"
+    assert photo.image.width * photo.image.height <= DEFAULT_LIMITS.max_pixels
+    return "photo"
+
+
+class TestAnyBytes:
+    @settings(max_examples=300, deadline=None)
+    @given(signature=st.sampled_from(SIGNATURES), rest=st.binary(max_size=300))
+    def test_any_bytes_give_a_photo_or_a_rejection(self, signature: bytes, rest: bytes) -> None:
+        assert outcome(signature + rest) in (*REJECTION_REASONS, "photo")
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        name=st.sampled_from(sorted(COMPLETE)),
+        flips=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)), min_size=1, max_size=4),
+    )
+    def test_damaged_photos_give_a_photo_or_a_rejection(
+        self, name: str, flips: list[tuple[float, int]]
+    ) -> None:
+        data = bytearray(COMPLETE[name])
+        for where, mask in flips:
+            data[min(int(where * len(data)), len(data) - 1)] ^= mask
+        assert outcome(bytes(data)) in (*REJECTION_REASONS, "photo")
