@@ -15,9 +15,11 @@ import hashlib
 import hmac
 import json
 import pickle
+import re
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -562,3 +564,25 @@ def test_fuzzed_pushes_raise_only_signature_errors(
         assert "testsecret" not in str(outcome)
     else:
         assert isinstance(outcome, VerifiedPush)
+
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "channels-signing.md"
+
+
+def test_guide_example_runs_as_written() -> None:
+    """The guide's runnable block gives the values its text states."""
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 1
+    namespace: dict[str, object] = {}
+    exec(compile(blocks[0], str(GUIDE), "exec"), namespace)
+    assert isinstance(namespace["pushed"], VerifiedPush)
+    assert namespace["pushed"].secret_index == 1
+    assert namespace["reason"] == "mismatch"
+    assert namespace["signature"] == "72CB4D809B375A54502C09360D879C64"
+    assert "`signature` is `'72CB4D809B375A54502C09360D879C64'`" in GUIDE.read_text("utf-8")
+
+
+def test_guide_lists_every_registered_channel() -> None:
+    text = GUIDE.read_text(encoding="utf-8")
+    for channel in SCHEMES:
+        assert f"| `{channel}`" in text, channel
