@@ -679,6 +679,21 @@ def test_every_secret_goes_through_compare_digest(
     assert all(types == (bytes, bytes) for types in calls)
 
 
+@pytest.mark.parametrize("family", sorted(CORPUS), ids=str)
+def test_rejections_show_no_secret_or_signature(family: str) -> None:
+    """Across the corpus, no error's text or repr holds a secret or the signature sent."""
+    for case in CORPUS[family]:
+        if case.expect == "accept":
+            continue
+        with pytest.raises(SignatureError) as caught:
+            case.family.verify(copy.deepcopy(case.msg), case.secrets)
+        shown = f"{caught.value} {caught.value!r} {caught.value.message}"
+        for secret in case.secrets:
+            assert secret.reveal().decode() not in shown
+        if case.mutation != "missing":
+            assert case.family.get_sig(case.msg) not in shown
+
+
 def test_unsigned_parts_are_reported() -> None:
     """Where a re-serialised body passes, the verdict says the body is not what was signed."""
     for name in ("wechat-signature", "xiaohongshu-push"):

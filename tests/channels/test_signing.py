@@ -34,6 +34,7 @@ from ordercore.channels import (
     SignatureError,
     SigningScheme,
     VerifiedPush,
+    VerifiedRequest,
     canonical_json,
     register_scheme,
     sign_request,
@@ -586,3 +587,42 @@ def test_guide_lists_every_registered_channel() -> None:
     text = GUIDE.read_text(encoding="utf-8")
     for channel in SCHEMES:
         assert f"| `{channel}`" in text, channel
+
+
+PARAM_NAMES = st.sampled_from(
+    [
+        "sign",
+        "timestamp",
+        "sign_method",
+        "app_key",
+        "method",
+        "param_json",
+        "v",
+        "appId",
+        "version",
+        "type",
+        "client_id",
+        "x",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    channel=st.sampled_from([*sorted(SCHEMES), "nope"]),
+    params=st.dictionaries(PARAM_NAMES, HEADER_VALUES, max_size=8),
+    method=st.sampled_from([None, "md5", "hmac", "hmac-sha256", "sha1"]),
+)
+def test_fuzzed_requests_raise_only_signature_errors(
+    channel: str, params: dict[str, str], method: str | None
+) -> None:
+    """Random parameters: a verdict or a SignatureError, nothing else."""
+    outcome: VerifiedRequest | SignatureError
+    try:
+        outcome = verify_request(channel, params, [Secret("testsecret")], method=method, now=T1700)
+    except SignatureError as error:
+        outcome = error
+    if isinstance(outcome, SignatureError):
+        assert outcome.reason in REASONS
+    else:
+        assert isinstance(outcome, VerifiedRequest)
