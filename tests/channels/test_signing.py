@@ -524,7 +524,8 @@ HEADER_VALUES = st.one_of(
     st.text(max_size=70),
     st.text(alphabet="0123456789abcdefABCDEF", min_size=30, max_size=66),
     st.from_regex(r"[A-Za-z0-9+/]{43}=", fullmatch=True),
-    st.sampled_from(["md5", "hmac-sha256", "1700000000", "testkey", ""]),
+    st.sampled_from(["md5", "hmac-sha256", "1700000000", "testkey", "", "\ud800", "中文"]),
+    st.text(st.characters(min_codepoint=0xD700, max_codepoint=0xE000), max_size=5),
 )
 BODIES = st.one_of(
     st.binary(max_size=200),
@@ -550,14 +551,16 @@ URLS = st.one_of(
     headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=6),
     body=BODIES,
     url=URLS,
+    keyed=st.booleans(),
 )
 def test_fuzzed_pushes_raise_only_signature_errors(
-    channel: str, headers: dict[str, str], body: bytes, url: str | None
+    channel: str, headers: dict[str, str], body: bytes, url: str | None, keyed: bool
 ) -> None:
     """Random headers, bodies and URLs: a verdict or a SignatureError, nothing else."""
+    secrets = [Secret("testsecret", app_key="testkey" if keyed else None)]
     outcome: VerifiedPush | SignatureError
     try:
-        outcome = verify_push(channel, headers, body, [Secret("testsecret")], url=url, now=T1700)
+        outcome = verify_push(channel, headers, body, secrets, url=url, now=T1700)
     except SignatureError as error:
         outcome = error
     if isinstance(outcome, SignatureError):

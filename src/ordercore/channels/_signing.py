@@ -515,6 +515,8 @@ class DouyinScheme(SigningScheme):
             raise _fail(self.channel, "unknown_scheme", "only md5 event-sign pushes are known")
         _check_hex(self.channel, "header 'event-sign'", signature, 32)
         named = request.headers.get("app-id", "").strip() or None
+        if named is not None:
+            _utf8(self.channel, "header 'app-id'", named)
         body = request.body
 
         def expected(secret: Secret) -> str | None:
@@ -555,6 +557,8 @@ class YouzanScheme(SigningScheme):
                         channel, "missing", "no client id: header 'Client-Id' or body 'client_id'"
                     )
                 named = value
+            if named is not None:
+                _utf8(channel, "the client id", named)
 
             def expected_header(secret: Secret) -> str | None:
                 if secret.app_key is not None and named is not None and named != secret.app_key:
