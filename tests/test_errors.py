@@ -35,6 +35,7 @@ from ordercore.errors import (
     OrderCoreError,
     OrderNotFound,
     PersonalDataError,
+    PhotoRejected,
     PluginError,
     PluginLoadError,
     PluginNotFound,
@@ -49,6 +50,7 @@ from ordercore.errors import (
     RuleVersionNotFound,
     SchemaError,
     SchemaVersionError,
+    SignatureError,
     StoreClosed,
     StoreError,
     StoreReadOnly,
@@ -82,6 +84,10 @@ SAMPLES: dict[type[OrderCoreError], Callable[[], OrderCoreError]] = {
     RuleConflict: lambda: RuleConflict(
         "rules 'a' and 'b' both set the route", slot="route", rules=("a", "b")
     ),
+    SignatureError: lambda: SignatureError(
+        "douyin: no secret produces the event-sign", channel="douyin", reason="mismatch"
+    ),
+    PhotoRejected: lambda: PhotoRejected("photo is empty (0 bytes)", reason="empty"),
     RuleVersionConflict: lambda: RuleVersionConflict(
         "rule set 'fulfilment' already has version 3 with other rules",
         ruleset="fulfilment",

@@ -36,6 +36,8 @@ already catches those keeps working.
     │   ├── RuleEvaluationError ....................... rule-evaluation
     │   ├── RuleConflict .............................. rule-conflict
     │   └── RuleVersionNotFound (LookupError) ......... rule-version-not-found
+    ├── SignatureError (ValueError) ................... channel-signature
+    ├── PhotoRejected (ValueError) .................... photo-rejected
     ├── InventoryError ................................ inventory-failed
     │   ├── InsufficientStock ......................... inventory-insufficient
     │   ├── ReservationNotFound (LookupError) ......... inventory-reservation-not-found
@@ -88,7 +90,9 @@ __all__ = [
     "NotifyError",
     "OrderCoreError",
     "OrderNotFound",
+    "PHOTO_REASONS",
     "PersonalDataError",
+    "PhotoRejected",
     "PluginError",
     "PluginLoadError",
     "PluginNotFound",
@@ -101,8 +105,10 @@ __all__ = [
     "RuleLoadError",
     "RuleVersionConflict",
     "RuleVersionNotFound",
+    "SIGNATURE_REASONS",
     "SchemaError",
     "SchemaVersionError",
+    "SignatureError",
     "StoreClosed",
     "StoreError",
     "StoreReadOnly",
@@ -684,6 +690,67 @@ class RuleVersionNotFound(RuleError, LookupError):
     def __init__(self, message: str, *, ruleset: str, version: int | None) -> None:
         self.ruleset = ruleset
         self.version = version
+        super().__init__(message)
+
+
+# -- channels and returns ------------------------------------------------------------------
+
+#: The reasons a :class:`SignatureError` can give.
+SIGNATURE_REASONS: tuple[str, ...] = ("missing", "malformed", "mismatch", "stale", "unknown_scheme")
+#: The reasons a :class:`PhotoRejected` can give.
+PHOTO_REASONS: tuple[str, ...] = (
+    "unsupported_format",
+    "empty",
+    "too_large",
+    "too_many_pixels",
+    "truncated",
+    "corrupt",
+)
+
+
+class SignatureError(OrderCoreError, ValueError):
+    """A request or push is not signed as its channel's scheme requires.
+
+    The message names the channel and what was wrong, never the secret, the
+    signature received or the body.
+
+    Attributes:
+        channel: The channel whose scheme was checked (cut to 64 characters).
+        reason: ``missing`` (no signature, or a field the scheme signs is absent),
+            ``malformed`` (the signature or a signed field is not shaped as the scheme
+            says: wrong length, not hex, not JSON...), ``mismatch`` (well formed but
+            no secret produces it), ``stale`` (authentic, but its timestamp is
+            further from now than the tolerance) or ``unknown_scheme`` (no such
+            channel, sign method or push scheme).
+    """
+
+    code = "channel-signature"
+
+    def __init__(self, message: str, *, channel: str, reason: str) -> None:
+        if reason not in SIGNATURE_REASONS:
+            raise ValueError(f"unknown signature failure reason {reason!r}")
+        self.channel = _redact(str(channel), 64)
+        self.reason = reason
+        super().__init__(message)
+
+
+class PhotoRejected(OrderCoreError, ValueError):
+    """A return photo was refused by :func:`ordercore.returns.load_photo`.
+
+    The message names what was wrong and the sizes involved; it never quotes the
+    file's bytes or its path.
+
+    Attributes:
+        reason: ``unsupported_format``, ``empty``, ``too_large``, ``too_many_pixels``,
+            ``truncated`` or ``corrupt``.
+    """
+
+    code = "photo-rejected"
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        if reason not in PHOTO_REASONS:
+            raise ValueError(f"unknown photo rejection reason {reason!r}")
+        self.reason = reason
         super().__init__(message)
 
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from ordercore.errors import ConfigurationError, OrderCoreError
+from ordercore.errors import SIGNATURE_REASONS, ConfigurationError, SignatureError
 from ordercore.pii import redact
 
 __all__ = [
@@ -51,39 +51,11 @@ __all__ = [
 
 Reason = Literal["missing", "malformed", "mismatch", "stale", "unknown_scheme"]
 #: The reasons a :class:`SignatureError` can give.
-REASONS: Final[frozenset[str]] = frozenset(
-    {"missing", "malformed", "mismatch", "stale", "unknown_scheme"}
-)
+REASONS: Final[frozenset[str]] = frozenset(SIGNATURE_REASONS)
 #: How far a signed timestamp may be from ``now`` (either way) by default.
 DEFAULT_TOLERANCE: Final = timedelta(minutes=5)
 #: Beijing time, in which Taobao, JD and Douyin write ``yyyy-MM-dd HH:mm:ss`` timestamps.
 _CHINA: Final = timezone(timedelta(hours=8))
-
-
-class SignatureError(OrderCoreError, ValueError):
-    """A request or push is not signed as its channel's scheme requires.
-
-    The message names the channel and what was wrong, never the secret, the
-    signature received or the body.
-
-    Attributes:
-        channel: The channel whose scheme was checked (cut to 64 characters).
-        reason: ``missing`` (no signature, or a field the scheme signs is absent),
-            ``malformed`` (the signature or a signed field is not shaped as the scheme
-            says: wrong length, not hex, not JSON...), ``mismatch`` (well formed but
-            no secret produces it), ``stale`` (authentic, but its timestamp is
-            further from now than the tolerance) or ``unknown_scheme`` (no such
-            channel, sign method or push scheme).
-    """
-
-    code: ClassVar[str] = "channel-signature"
-
-    def __init__(self, message: str, *, channel: str, reason: Reason) -> None:
-        if reason not in REASONS:
-            raise ValueError(f"unknown signature failure reason {reason!r}")
-        self.channel = redact(str(channel), limit=64)
-        self.reason: Reason = reason
-        super().__init__(message)
 
 
 class Secret:

@@ -27,10 +27,10 @@ from ordercore.returns._photos import (
 
 __all__ = [
     "DEFAULT_LIMITS",
-    "REJECTION_REASONS",
     "Photo",
     "PhotoLimits",
     "PhotoRejected",
+    "REJECTION_REASONS",
     "RejectionReason",
     "load_photo",
 ]

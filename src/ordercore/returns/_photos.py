@@ -28,7 +28,7 @@ from typing import IO, Final, Literal, TypeAlias
 import attrs
 from PIL import Image
 
-from ordercore.errors import ConfigurationError, OrderCoreError
+from ordercore.errors import ConfigurationError, PhotoRejected
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -57,24 +57,6 @@ PhotoInput: TypeAlias = "bytes | bytearray | memoryview | str | os.PathLike[str]
 
 _CHUNK: Final = 1 << 20
 _ACCEPTED: Final = "JPEG, PNG or WebP"
-
-
-class PhotoRejected(OrderCoreError, ValueError):
-    """A photo was refused by :func:`load_photo`; ``reason`` says why.
-
-    Attributes:
-        reason: One of :data:`REJECTION_REASONS`: ``unsupported_format``, ``empty``,
-            ``too_large``, ``too_many_pixels``, ``truncated`` or ``corrupt``.
-
-    The message names what was wrong and the sizes involved; it never quotes the
-    file's bytes or its path.
-    """
-
-    code = "photo-rejected"
-
-    def __init__(self, message: str, *, reason: RejectionReason) -> None:
-        self.reason: RejectionReason = reason
-        super().__init__(message)
 
 
 def _positive(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
