@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import tracemalloc
+import typing
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
@@ -33,6 +34,7 @@ from ordercore.returns import (
     Photo,
     PhotoLimits,
     PhotoRejected,
+    RejectionReason,
     load_photo,
 )
 from ordercore.returns._photos import _declared_size
@@ -179,6 +181,7 @@ class TestPhotoRejected:
             "truncated",
             "corrupt",
         }
+        assert set(typing.get_args(RejectionReason)) == set(REJECTION_REASONS)
 
     def test_messages_never_quote_contents_or_paths(self, tmp_path: Path) -> None:
         secret = "13800138000 Zhang San, 1 Long Road"

@@ -23,12 +23,12 @@ import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Final, Literal, TypeAlias
+from typing import IO, Final, Literal, TypeAlias, cast
 
 import attrs
 from PIL import Image
 
-from ordercore.errors import ConfigurationError, PhotoRejected
+from ordercore.errors import PHOTO_REASONS, ConfigurationError, PhotoRejected
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -43,14 +43,9 @@ __all__ = [
 RejectionReason: TypeAlias = Literal[
     "unsupported_format", "empty", "too_large", "too_many_pixels", "truncated", "corrupt"
 ]
-#: Every value :attr:`PhotoRejected.reason` can take.
-REJECTION_REASONS: Final[tuple[RejectionReason, ...]] = (
-    "unsupported_format",
-    "empty",
-    "too_large",
-    "too_many_pixels",
-    "truncated",
-    "corrupt",
+#: Every value :attr:`PhotoRejected.reason` can take (the error's own list).
+REJECTION_REASONS: Final[tuple[RejectionReason, ...]] = cast(
+    "tuple[RejectionReason, ...]", PHOTO_REASONS
 )
 
 PhotoInput: TypeAlias = "bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]"

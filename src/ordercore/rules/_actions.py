@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ordercore.money import Money
 from ordercore.rules._action_base import ACTIONS, Action
+from ordercore.rules._syntax import DURATION_UNITS
 from ordercore.schema import OrderLine, attribute
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ __all__ = [
 _Name = Annotated[str, Field(min_length=1, max_length=64)]
 _Words = Annotated[str, Field(min_length=1, max_length=500)]
 _DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 #: Tags the actions add, for conditions and dashboards.
 TAG_SPLIT = "split"
@@ -66,7 +66,7 @@ def _duration(value: object) -> object:
     if isinstance(value, str):
         match = _DURATION.match(value)
         if match:
-            return timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)])
+            return timedelta(seconds=int(match.group(1)) * DURATION_UNITS[match.group(2)])
     raise ValueError("a duration is written like 24h, 30m, 7d or 90s")
 
 
